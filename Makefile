@@ -1,0 +1,39 @@
+# towerd — see README.md. `make run` and `make test` are the two commands.
+GO       ?= go
+PORT     ?= 8043
+PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+LDFLAGS  := -s -w
+BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+
+.PHONY: all build run test vet deps proto clean
+
+all: build
+
+build:
+	$(BUILD) -o bin/towerd ./cmd/towerd
+	@for p in $(PLUGINS); do echo "plugin $$p"; $(BUILD) -o plugins.d/$$p ./plugins/$$p || exit 1; done
+
+run: build
+	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo-if-not-unraid
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
+
+test: vet
+	$(GO) test -race -count=1 ./...
+
+# Installs what the tests need on a fresh Debian machine (root).
+deps:
+	@for s in .ci/setup.d/*.sh; do echo "== $$s"; bash $$s || exit 1; done
+
+proto:
+	command -v protoc >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends protobuf-compiler; }
+	$(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+	$(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+	cd sdk/proto && PATH="$$PATH:$$($(GO) env GOPATH)/bin" protoc --go_out=. --go_opt=paths=source_relative \
+		--go-grpc_out=. --go-grpc_opt=paths=source_relative collector.proto
+
+clean:
+	rm -rf bin run
+	find plugins.d -type f ! -name README.md ! -name SHA256SUMS -delete

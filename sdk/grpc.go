@@ -1,0 +1,197 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/towerd/towerd/sdk/proto"
+)
+
+// PluginMap is the plugin set both sides hand to go-plugin. Impl is set only
+// on the plugin side.
+func PluginMap(impl Collector) plugin.PluginSet {
+	return plugin.PluginSet{PluginName: &GRPCPlugin{Impl: impl}}
+}
+
+// GRPCPlugin adapts a Collector to go-plugin's gRPC transport.
+type GRPCPlugin struct {
+	plugin.NetRPCUnsupportedPlugin
+	Impl Collector
+}
+
+// GRPCServer registers the collector service on the plugin side.
+func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterCollectorServer(s, &grpcServer{impl: p.Impl})
+	return nil
+}
+
+// GRPCClient returns the host-side *Client.
+func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{rpc: pb.NewCollectorClient(c), Conn: c}, nil
+}
+
+type grpcServer struct {
+	pb.UnimplementedCollectorServer
+	impl Collector
+}
+
+func (s *grpcServer) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
+	info := s.impl.Describe()
+	return &pb.DescribeResponse{
+		Name:                   info.Name,
+		Version:                info.Version,
+		Topic:                  info.Topic,
+		Description:            info.Description,
+		DefaultIntervalSeconds: uint32(info.DefaultInterval / time.Second),
+		Actions:                info.Actions,
+	}, nil
+}
+
+func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	if c, ok := s.impl.(Configurable); ok {
+		if err := c.Configure(ctx, Config{Root: req.Root, Options: req.Options}); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	return &pb.ConfigureResponse{}, nil
+}
+
+func (s *grpcServer) Collect(ctx context.Context, _ *pb.CollectRequest) (*pb.CollectResponse, error) {
+	v, err := s.impl.Collect(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	payload, err := json.Marshal(v)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "encode payload: %v", err)
+	}
+	if string(payload) == "null" {
+		return nil, status.Error(codes.Internal, "collector returned a nil payload (use an empty slice for an empty list)")
+	}
+	return &pb.CollectResponse{Topic: s.impl.Describe().Topic, Payload: payload}, nil
+}
+
+func (s *grpcServer) Act(ctx context.Context, req *pb.ActRequest) (*pb.ActResponse, error) {
+	a, ok := s.impl.(Actor)
+	if !ok || !slices.Contains(s.impl.Describe().Actions, req.Action) {
+		return nil, status.Errorf(codes.Unimplemented, "unknown action %q", req.Action)
+	}
+	msg, err := a.Act(ctx, Action{Name: req.Action, Target: req.Target, Params: req.Params})
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ActResponse{Message: msg}, nil
+}
+
+var errorCodes = []struct {
+	err  error
+	code codes.Code
+}{
+	{ErrInvalidArgument, codes.InvalidArgument},
+	{ErrNotFound, codes.NotFound},
+	{ErrUnsupported, codes.Unimplemented},
+	{ErrUnavailable, codes.Unavailable},
+	{ErrConflict, codes.FailedPrecondition},
+	{context.DeadlineExceeded, codes.DeadlineExceeded},
+	{context.Canceled, codes.Canceled},
+}
+
+func toStatus(err error) error {
+	for _, ec := range errorCodes {
+		if errors.Is(err, ec.err) {
+			return status.Error(ec.code, err.Error())
+		}
+	}
+	return status.Error(codes.Unknown, err.Error())
+}
+
+// fromStatus turns a gRPC error back into an error that wraps the matching
+// sentinel, keeping the plugin's message.
+func fromStatus(err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err
+	}
+	for _, ec := range errorCodes {
+		if st.Code() == ec.code {
+			return &remoteError{msg: st.Message(), kind: ec.err}
+		}
+	}
+	return &remoteError{msg: st.Message()}
+}
+
+type remoteError struct {
+	msg  string
+	kind error
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// Client is the host side of a plugin connection.
+type Client struct {
+	rpc pb.CollectorClient
+	// Conn is the underlying connection; the core watches its state to
+	// notice a plugin process that died.
+	Conn *grpc.ClientConn
+}
+
+// Describe asks the plugin what it is.
+func (c *Client) Describe(ctx context.Context) (Info, error) {
+	r, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Info{}, fromStatus(err)
+	}
+	return Info{
+		Name:            r.Name,
+		Version:         r.Version,
+		Topic:           r.Topic,
+		Description:     r.Description,
+		DefaultInterval: time.Duration(r.DefaultIntervalSeconds) * time.Second,
+		Actions:         r.Actions,
+	}, nil
+}
+
+// Configure passes options to the plugin.
+func (c *Client) Configure(ctx context.Context, cfg Config) error {
+	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Root: cfg.Root, Options: cfg.Options})
+	return fromStatus(err)
+}
+
+// Collect runs one collection and returns the topic and JSON payload.
+func (c *Client) Collect(ctx context.Context) (string, []byte, error) {
+	r, err := c.rpc.Collect(ctx, &pb.CollectRequest{})
+	if err != nil {
+		return "", nil, fromStatus(err)
+	}
+	return r.Topic, r.Payload, nil
+}
+
+// Act runs a control action.
+func (c *Client) Act(ctx context.Context, a Action) (string, error) {
+	r, err := c.rpc.Act(ctx, &pb.ActRequest{Action: a.Name, Target: a.Target, Params: a.Params})
+	if err != nil {
+		return "", fromStatus(err)
+	}
+	return r.Message, nil
+}
+
+// ValidateInfo checks what a plugin says of itself against the contract.
+func ValidateInfo(info Info) error {
+	switch {
+	case info.Name == "":
+		return errors.New("plugin has no name")
+	case len(info.Topic) <= len("_update") || info.Topic[len(info.Topic)-len("_update"):] != "_update":
+		return fmt.Errorf("topic %q does not end in _update", info.Topic)
+	}
+	return nil
+}
