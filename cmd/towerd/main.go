@@ -51,8 +51,8 @@ var errUsage = errors.New("usage")
 // serveFlags are the flags of `towerd serve`.
 type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
-	intervals                                                        map[string]*int
-	version                                                          bool
+	intervals                                                         map[string]*int
+	version                                                           bool
 }
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSet, error) {

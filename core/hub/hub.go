@@ -261,4 +261,3 @@ func (h *Hub) Close() {
 	}
 	h.mu.Unlock()
 }
-

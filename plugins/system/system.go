@@ -20,7 +20,7 @@ import (
 )
 
 type collector struct {
-	static   *staticInfo    // facts that do not change while running
+	static   *staticInfo     // facts that do not change while running
 	prev     []cpu.TimesStat // per-CPU times of the previous collect
 	prevAll  cpu.TimesStat
 	havePrev bool
