@@ -89,4 +89,5 @@ var (
 	ErrUnsupported     = errors.New("unsupported action")                // codes.Unimplemented, HTTP 400
 	ErrUnavailable     = errors.New("service unavailable")               // codes.Unavailable, HTTP 503
 	ErrConflict        = errors.New("not possible in the current state") // codes.FailedPrecondition, HTTP 409
+	ErrTooLarge        = errors.New("message too large")                 // codes.ResourceExhausted
 )

@@ -101,6 +101,7 @@ var errorCodes = []struct {
 	{ErrUnsupported, codes.Unimplemented},
 	{ErrUnavailable, codes.Unavailable},
 	{ErrConflict, codes.FailedPrecondition},
+	{ErrTooLarge, codes.ResourceExhausted},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 	{context.Canceled, codes.Canceled},
 }

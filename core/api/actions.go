@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/gorilla/mux"
-
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -50,8 +48,7 @@ var (
 // act validates and forwards POST /{collector}/{id}/{action}.
 func (s *Server) act(t target) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		vars := mux.Vars(r)
-		id, action := vars["id"], vars["action"]
+		id, action := pathVar(r, "id"), pathVar(r, "action")
 		if !slices.Contains(t.actions, action) {
 			writeError(w, http.StatusBadRequest, "unknown action "+quoteForMessage(action)+"; valid actions: "+joinQuoted(t.actions))
 			return

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -73,7 +71,7 @@ func (s *Server) listCollectors(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (s *Server) getCollector(w http.ResponseWriter, r *http.Request) {
-	c, err := s.control.Collector(mux.Vars(r)["name"])
+	c, err := s.control.Collector(pathVar(r, "name"))
 	if err != nil {
 		writeError(w, collectorStatus(err), err.Error())
 		return
@@ -84,7 +82,7 @@ func (s *Server) getCollector(w http.ResponseWriter, r *http.Request) {
 // collectorData serves any collector's latest payload, third-party ones
 // included, by collector name.
 func (s *Server) collectorData(w http.ResponseWriter, r *http.Request) {
-	c, err := s.control.Collector(mux.Vars(r)["name"])
+	c, err := s.control.Collector(pathVar(r, "name"))
 	if err != nil {
 		writeError(w, collectorStatus(err), err.Error())
 		return
@@ -99,7 +97,7 @@ func (s *Server) collectorData(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) setEnabled(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		name := mux.Vars(r)["name"]
+		name := pathVar(r, "name")
 		if err := s.control.SetEnabled(name, enabled); err != nil {
 			writeError(w, collectorStatus(err), err.Error())
 			return
@@ -113,7 +111,7 @@ func (s *Server) setEnabled(enabled bool) http.HandlerFunc {
 }
 
 func (s *Server) setInterval(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
+	name := pathVar(r, "name")
 	var body struct {
 		Interval *int `json:"interval"`
 	}
@@ -153,6 +151,6 @@ func collectorStatus(err error) int {
 func (s *Server) settings(collector string) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		c, err := s.control.Collector(collector)
-		writeJSON(w, http.StatusOK, map[string]bool{"enabled": err == nil && c.Enabled})
+		writeJSON(w, http.StatusOK, map[string]bool{"enabled": err == nil && c.Enabled && c.Installed})
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/gorilla/mux"
-
 	"github.com/towerd/towerd/sdk/schema"
 )
 
@@ -60,7 +58,7 @@ func (s *Server) serveTopic(e endpoint) http.HandlerFunc {
 // serveItem finds one item of a list payload by any of the endpoint's keys.
 func (s *Server) serveItem(e endpoint) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["id"]
+		id := pathVar(r, "id")
 		if len(id) > maxIDLength {
 			writeError(w, http.StatusBadRequest, "id is too long")
 			return

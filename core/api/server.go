@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/gorilla/mux"
@@ -35,13 +36,19 @@ func (s *Server) Router() *mux.Router { return s.router }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
 func (s *Server) routes() {
-	r := s.router.PathPrefix(Prefix).Subrouter()
-	s.router.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Match on the escaped path so an encoded "/" in an id (%2F) stays part
+	// of the id, where validation refuses it, instead of becoming a path.
+	s.router.UseEncodedPath()
+	// Full paths on the root router: mux loses "method not allowed" when
+	// routes sit in a PathPrefix subrouter.
+	r := prefixed{s.router}
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint: "+quoteForMessage(r.URL.Path))
 	})
-	s.router.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	notAllowed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed on "+quoteForMessage(r.URL.Path))
 	})
+	s.router.NotFoundHandler, s.router.MethodNotAllowedHandler = notFound, notAllowed
 
 	r.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -70,6 +77,28 @@ func (s *Server) routes() {
 	r.HandleFunc("/collectors/{name}/interval", s.setInterval).Methods(http.MethodPatch)
 }
 
+// prefixed registers routes under Prefix.
+type prefixed struct{ *mux.Router }
+
+func (p prefixed) HandleFunc(path string, h http.HandlerFunc) *mux.Route {
+	return p.Router.HandleFunc(Prefix+path, h)
+}
+
+func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
+	return p.Router.Handle(Prefix+path, h)
+}
+
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// pathVar returns the unescaped route variable key (routes match on the
+// escaped path). An undecodable value is returned as is; validation
+// refuses it.
+func pathVar(r *http.Request, key string) string {
+	v := mux.Vars(r)[key]
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
 
 func itoa(n int) string { return strconv.Itoa(n) }

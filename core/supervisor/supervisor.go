@@ -216,6 +216,9 @@ func (s *Supervisor) Collect(ctx context.Context, name string) (string, []byte, 
 	start := time.Now()
 	topic, payload, err := c.Collect(ctx)
 	took := time.Since(start)
+	if errors.Is(err, sdk.ErrTooLarge) {
+		err = fmt.Errorf("payload exceeds the limit of %d bytes (%v)", s.opts.MaxPayload, err)
+	}
 	if err == nil {
 		err = s.checkPayload(info, topic, payload)
 	}
@@ -464,6 +467,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	p.mu.Lock()
 	cfg := p.cfg
 	p.mu.Unlock()
+	stderr := &tail{}
 	cmd := exec.Command(p.path)
 	cmd.Env = append(os.Environ(), sdk.LogLevelEnv+"="+p.log.GetLevel().String())
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -472,6 +476,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           p.log,
+		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
@@ -483,7 +488,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	info, rpc, err := p.handshake(client, cfg)
 	if err != nil {
 		client.Kill()
-		return nil, nil, sdk.Info{}, err
+		return nil, nil, sdk.Info{}, startError(err, stderr.lastLine())
 	}
 	return client, rpc, info, nil
 }
