@@ -129,7 +129,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	}
 
 	a.server = &http.Server{
-		Handler:           a.api,
+		Handler:           a.httpHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		IdleTimeout:       120 * time.Second,
