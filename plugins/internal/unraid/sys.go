@@ -80,3 +80,6 @@ func (h *Health) Report(err error) bool {
 	}
 	return true
 }
+
+// Last is the error text of the latest report, "" when it succeeded.
+func (h *Health) Last() string { return h.last }
