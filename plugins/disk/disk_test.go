@@ -286,7 +286,7 @@ func TestEdgeCases(t *testing.T) {
 	root := unraidtest.CopyFixture(t)
 	ini, _ := os.ReadFile(filepath.Join(root, unraid.DisksIni))
 	s := strings.Replace(string(ini), "temp=\"34\"", "temp=\"127.5\"", 1) // stuck sensor on parity
-	s = strings.Replace(s, "temp=\"42\"", "temp=\"\"", 1)                  // cache: no reading in the ini
+	s = strings.Replace(s, "temp=\"42\"", "temp=\"\"", 1)                 // cache: no reading in the ini
 	s = strings.Replace(s, "spindownDelay=\"30\"", "spindownDelay=\"0\"", 1)
 	unraidtest.WriteFile(t, root, unraid.DisksIni, s)
 	unraidtest.WriteFile(t, root, unraid.DynamixCfg, "[display]\nhot=\"40\"\nmax=\"50\"\n")
