@@ -5,7 +5,6 @@ package unraidtest
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -78,17 +77,12 @@ func WriteFile(t testing.TB, root, rel, content string) {
 }
 
 // Configure calls Configure on a plugin process and fails the test on error.
-//
-// sdk.Client.Configure passes a nil gRPC error through fromStatus, which
-// turns it into a non-nil error with an empty message that wraps no
-// sentinel; that value is success and is accepted here until the SDK is
-// fixed.
 func Configure(t testing.TB, p *plugintest.Plugin, cfg sdk.Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := p.Configure(ctx, cfg)
-	if err != nil && !(err.Error() == "" && errors.Unwrap(err) == nil) {
+	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
 }
