@@ -5,7 +5,7 @@ PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all build run test vet deps proto clean
+.PHONY: all build run test vet deps proto clean bench
 
 all: build
 
@@ -15,6 +15,13 @@ build:
 
 run: build
 	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo testdata/unraid
+
+# Measures the built agent (see bench/README.md): memory, CPU, fan-out,
+# REST, restart and interval figures; results in bench/results.json.
+bench: build
+	$(BUILD) -o bin/benchecho ./core/internal/testplugin
+	$(BUILD) -o bin/towerbench ./cmd/towerbench
+	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json
 
 vet:
 	$(GO) vet ./...
