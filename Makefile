@@ -4,14 +4,23 @@ PORT     ?= 8043
 PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# Lean builds (see README "Performance"): no cgo (static, no libc mapped),
+# no gRPC tracing, and plugins without go-plugin's host-side code
+# (towerd_plugin tag). Plugins in CGO_PLUGINS need cgo (vm: libvirt_dlopen).
+CGO_PLUGINS ?= vm
+PLUGIN_TAGS ?= towerd_plugin,grpcnotrace
 
 .PHONY: all build run test vet deps proto clean bench
 
 all: build
 
 build:
-	$(BUILD) -o bin/towerd ./cmd/towerd
-	@for p in $(PLUGINS); do echo "plugin $$p"; $(BUILD) -o plugins.d/$$p ./plugins/$$p || exit 1; done
+	CGO_ENABLED=0 $(BUILD) -tags grpcnotrace -o bin/towerd ./cmd/towerd
+	@for p in $(PLUGINS); do \
+		cgo=0; case " $(CGO_PLUGINS) " in *" $$p "*) cgo=1;; esac; \
+		echo "plugin $$p (cgo=$$cgo)"; \
+		CGO_ENABLED=$$cgo $(BUILD) -tags '$(PLUGIN_TAGS)' -o plugins.d/$$p ./plugins/$$p || exit 1; \
+	done
 
 run: build
 	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo testdata/unraid
@@ -19,8 +28,8 @@ run: build
 # Measures the built agent (see bench/README.md): memory, CPU, fan-out,
 # REST, restart and interval figures; results in bench/results.json.
 bench: build
-	$(BUILD) -o bin/benchecho ./core/internal/testplugin
-	$(BUILD) -o bin/towerbench ./cmd/towerbench
+	CGO_ENABLED=0 $(BUILD) -o bin/benchecho ./core/internal/testplugin
+	CGO_ENABLED=0 $(BUILD) -o bin/towerbench ./cmd/towerbench
 	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json
 
 vet:
