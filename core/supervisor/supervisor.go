@@ -396,6 +396,10 @@ func (p *proc) run() {
 		stopWatch()
 		p.mu.Lock()
 		p.rpc, p.pid = nil, 0
+		if reason != nil {
+			p.restarts++
+			p.state = Restarting
+		}
 		p.mu.Unlock()
 		client.Kill()
 		if reason == nil {
@@ -403,9 +407,6 @@ func (p *proc) run() {
 			p.log.Info("plugin stopped")
 			return
 		}
-		p.mu.Lock()
-		p.restarts++
-		p.mu.Unlock()
 		if !p.failed(reason) {
 			return
 		}
