@@ -44,6 +44,11 @@ func Build(t testing.TB, pkg string, name ...string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Base(pkg)
+	if bin == "." || bin == ".." { // a relative directory: name it after the folder
+		if abs, err := filepath.Abs(pkg); err == nil {
+			bin = filepath.Base(abs)
+		}
+	}
 	if len(name) > 0 {
 		bin = name[0]
 	}
