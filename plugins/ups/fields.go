@@ -65,6 +65,9 @@ func nutStatus(s string) string {
 // fromNUT maps upsd variables to the payload.
 func fromNUT(vars map[string]string) schema.UPS {
 	u := schema.UPS{Connected: true, Status: nutStatus(vars["ups.status"])}
+	if u.Status == "WAIT" { // the driver has not delivered data yet
+		u.Connected = false
+	}
 	u.Model = vars["device.model"]
 	if u.Model == "" {
 		u.Model = vars["ups.model"]
