@@ -138,8 +138,9 @@ type collector struct {
 	mu  sync.Mutex
 	cfg config
 
-	last  string // driver that answered last (tried first in auto mode)
-	state string // "up:<driver>/<ups>" or "down", for logging changes once
+	last    string // driver that answered last (tried first in auto mode)
+	nutName string // UPS name found by LIST UPS, reused while it answers
+	state   string // "up:<driver>/<ups>" or "down", for logging changes once
 }
 
 func newCollector() *collector {
@@ -163,6 +164,7 @@ func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	c.mu.Lock()
 	c.cfg = parsed
+	c.nutName = ""
 	c.mu.Unlock()
 	return nil
 }
@@ -186,7 +188,7 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 	var reasons []string
 	for _, drv := range c.order(cfg) {
 		actx, cancel := context.WithTimeout(ctx, cfg.timeout)
-		u, who, err := query(actx, drv, cfg)
+		u, who, err := c.query(actx, drv, cfg)
 		cancel()
 		if err != nil {
 			reasons = append(reasons, err.Error())
@@ -218,11 +220,21 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 }
 
 // query asks one daemon. who names the UPS for logs.
-func query(ctx context.Context, drv string, cfg config) (u schema.UPS, who string, err error) {
+func (c *collector) query(ctx context.Context, drv string, cfg config) (u schema.UPS, who string, err error) {
 	switch drv {
 	case "nut":
 		addr := net.JoinHostPort(cfg.host, strconv.Itoa(cfg.nutPort))
-		name, vars, err := queryNUT(ctx, addr, cfg.ups, cfg.user, cfg.pass)
+		want := cfg.ups
+		if want == "" {
+			want = c.nutName // found on an earlier tick: saves a round trip
+		}
+		name, vars, err := queryNUT(ctx, addr, want, cfg.user, cfg.pass)
+		if cfg.ups == "" {
+			c.nutName = name
+			if err != nil && !nutStale(err) {
+				c.nutName = "" // look it up again next time (renamed, restarted, ...)
+			}
+		}
 		if err != nil {
 			if nutStale(err) {
 				return schema.UPS{Status: "STALE"}, name + "@" + addr, nil
