@@ -479,6 +479,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Logger:           p.log,
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
+		SkipHostEnv:      true, // cmd.Env has it already; ours must not be overridden
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.

@@ -33,10 +33,7 @@ func startPlugin(t *testing.T, opts map[string]string) *plugintest.Plugin {
 	p := plugintest.Start(t, plugintest.Build(t, ".", "ups"))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// sdk.Client.Configure wraps a nil gRPC error into a non-nil error with
-	// an empty message (fromStatus(nil)); treat that as success until the
-	// SDK is fixed.
-	if err := p.Configure(ctx, sdk.Config{Root: "/", Options: opts}); err != nil && err.Error() != "" {
+	if err := p.Configure(ctx, sdk.Config{Root: "/", Options: opts}); err != nil {
 		t.Fatalf("Configure(%v): %v", opts, err)
 	}
 	return p
