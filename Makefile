@@ -14,7 +14,7 @@ build:
 	@for p in $(PLUGINS); do echo "plugin $$p"; $(BUILD) -o plugins.d/$$p ./plugins/$$p || exit 1; done
 
 run: build
-	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo-if-not-unraid
+	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo testdata/unraid
 
 vet:
 	$(GO) vet ./...

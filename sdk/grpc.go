@@ -117,6 +117,9 @@ func toStatus(err error) error {
 // fromStatus turns a gRPC error back into an error that wraps the matching
 // sentinel, keeping the plugin's message.
 func fromStatus(err error) error {
+	if err == nil {
+		return nil
+	}
 	st, ok := status.FromError(err)
 	if !ok {
 		return err

@@ -1,0 +1,197 @@
+// Command towerd is the towerd agent: `towerd` (or `towerd serve`) runs the
+// host process that supervises the collector plugins and serves REST and
+// WebSocket on :8043.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/towerd/towerd/core/agent"
+	"github.com/towerd/towerd/core/catalog"
+	"github.com/towerd/towerd/core/config"
+	"github.com/towerd/towerd/sdk"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "serve" {
+		args = args[1:]
+	}
+	err := serve(args, stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	default:
+		fmt.Fprintln(stderr, "towerd:", err)
+		return 1
+	}
+}
+
+var errUsage = errors.New("usage")
+
+// serveFlags are the flags of `towerd serve`.
+type serveFlags struct {
+	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
+	intervals                                                         map[string]*int
+	version                                                           bool
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSet, error) {
+	fs := flag.NewFlagSet("towerd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := &serveFlags{intervals: map[string]*int{}}
+	fs.StringVar(&f.port, "port", "8043", "TCP port for REST and WebSocket")
+	fs.StringVar(&f.bind, "bind", "", "address to listen on (default all interfaces; e.g. 127.0.0.1)")
+	fs.StringVar(&f.pluginsDir, "plugins-dir", defaultPluginsDir(), "directory of collector plugin executables")
+	fs.StringVar(&f.configPath, "config", config.DefaultPath, "settings file; created on the first change")
+	fs.StringVar(&f.root, "root", "/", "root of the Unraid state files (var/local/emhttp, boot/config, mnt)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.disable, "disable-collectors", "", "comma-separated collectors to disable for this run")
+	fs.StringVar(&f.demo, "demo", "", "fixture Unraid tree to use as --root when the host is not Unraid (e.g. testdata/unraid)")
+	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	for _, e := range catalog.Builtins {
+		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
+			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: towerd [serve] [flags]\n\n"+
+			"Runs the towerd agent: REST and WebSocket under /api/v1 on --port,\n"+
+			"collectors from --plugins-dir. Flags override the settings file for this run.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, fs, err
+		}
+		return nil, fs, errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "towerd: unexpected argument %q (see towerd --help)\n", fs.Arg(0))
+		return nil, fs, errUsage
+	}
+	return f, fs, nil
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
+	f, fs, err := parseServeFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	if f.version {
+		fmt.Fprintln(stdout, "towerd", sdk.Version)
+		return nil
+	}
+	level := hclog.LevelFromString(f.logLevel)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)
+	}
+	log := hclog.New(&hclog.LoggerOptions{Name: "towerd", Level: level, Output: stderr})
+
+	store, err := config.Open(f.configPath)
+	if err != nil {
+		return err
+	}
+	cfg := store.Get()
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+
+	bind, port := cfg.Bind, strconv.Itoa(cfg.Port)
+	if set["bind"] || bind == "" {
+		bind = f.bind
+	}
+	if set["port"] || cfg.Port == 0 {
+		port = f.port
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("--port %q: want a number from 0 to 65535", port)
+	}
+
+	disabled := map[string]bool{}
+	for _, n := range strings.Split(f.disable, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			disabled[n] = true
+		}
+	}
+	intervals := map[string]time.Duration{}
+	for name, v := range f.intervals {
+		if !set["interval-"+name] {
+			continue
+		}
+		d := time.Duration(*v) * time.Second
+		if d < catalog.MinInterval || d > catalog.MaxInterval {
+			return fmt.Errorf("--interval-%s %d: want 5 to 86400 seconds", name, *v)
+		}
+		intervals[name] = d
+	}
+
+	root := f.root
+	if f.demo != "" && !isUnraid(root) {
+		if root, err = filepath.Abs(f.demo); err != nil {
+			return err
+		}
+		log.Info("not an Unraid host; demo mode on the fixture tree", "root", root)
+	}
+	if st, err := os.Stat(f.pluginsDir); err != nil || !st.IsDir() {
+		return fmt.Errorf("--plugins-dir %s: not a directory (build the plugins with `make build`)", f.pluginsDir)
+	}
+
+	addr := net.JoinHostPort(bind, port)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a := agent.New(agent.Options{
+		Addr:       addr,
+		PluginsDir: f.pluginsDir,
+		Config:     store,
+		Root:       root,
+		Logger:     log,
+		Disabled:   disabled,
+		Intervals:  intervals,
+	})
+	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
+	return a.Run(ctx, ln)
+}
+
+// isUnraid reports whether root holds emhttpd's state files.
+func isUnraid(root string) bool {
+	_, err := os.Stat(filepath.Join(root, "var/local/emhttp/var.ini"))
+	return err == nil
+}
+
+// defaultPluginsDir is plugins.d beside the executable, or ../plugins.d
+// when the executable sits in bin/ (a source checkout).
+func defaultPluginsDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "plugins.d"
+	}
+	dir := filepath.Dir(exe)
+	for _, d := range []string{filepath.Join(dir, "plugins.d"), filepath.Join(dir, "..", "plugins.d")} {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			return d
+		}
+	}
+	return filepath.Join(dir, "plugins.d")
+}

@@ -1,0 +1,140 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/towerd/towerd/sdk"
+)
+
+const (
+	maxIDLength   = 253
+	maxBodyLength = 64 << 10
+)
+
+// target validates the {id} or {name} of an action route.
+type target struct {
+	collector string
+	actions   []string
+	valid     func(string) bool
+	what      string
+}
+
+var (
+	containerID   = regexp.MustCompile(`^([0-9a-f]{12}|[0-9a-f]{64})$`)
+	containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
+	vmName        = regexp.MustCompile(`^[A-Za-z0-9_ ]([A-Za-z0-9_ .-]{0,251}[A-Za-z0-9_ ])?$`)
+	diskID        = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+)
+
+var (
+	dockerTarget = target{collector: "docker", what: "container id (12 or 64 lower-case hex) or name",
+		actions: []string{"start", "stop", "restart", "pause", "unpause"},
+		valid:   func(s string) bool { return containerID.MatchString(s) || containerName.MatchString(s) }}
+	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters)",
+		actions: []string{"start", "stop", "restart", "pause", "resume", "hibernate", "force-stop", "reset"},
+		valid:   vmName.MatchString}
+	diskTarget = target{collector: "disk", what: "disk id (e.g. disk1, parity, cache)",
+		actions: []string{"spinup", "spindown"}, valid: diskID.MatchString}
+	parityTarget = target{collector: "array",
+		actions: []string{"start", "stop", "pause", "resume"}, valid: func(s string) bool { return s == "" }}
+)
+
+// act validates and forwards POST /{collector}/{id}/{action}.
+func (s *Server) act(t target) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		vars := mux.Vars(r)
+		id, action := vars["id"], vars["action"]
+		if !slices.Contains(t.actions, action) {
+			writeError(w, http.StatusBadRequest, "unknown action "+quoteForMessage(action)+"; valid actions: "+joinQuoted(t.actions))
+			return
+		}
+		if !t.valid(id) {
+			writeError(w, http.StatusBadRequest, "invalid "+t.what+": "+quoteForMessage(id))
+			return
+		}
+		params, err := actionParams(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if t.collector == "vm" && action == "reset" && params["confirm"] != "true" {
+			writeError(w, http.StatusBadRequest, `reset needs the body {"confirm":true}`)
+			return
+		}
+		if action == "start" && t.collector == "array" && r.URL.Query().Get("correcting") != "" {
+			params["correcting"] = strconv.FormatBool(r.URL.Query().Get("correcting") == "true")
+		}
+		if t.collector == "array" {
+			action = "parity-check-" + action
+		}
+		msg, err := s.control.Act(r.Context(), t.collector, sdk.Action{Name: action, Target: id, Params: params})
+		if err != nil {
+			writeError(w, actionStatus(err), err.Error())
+			return
+		}
+		writeAction(w, msg)
+	}
+}
+
+// actionParams reads an optional JSON object body into string params.
+func actionParams(r *http.Request) (map[string]string, error) {
+	params := map[string]string{}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyLength+1))
+	if err != nil {
+		return nil, errors.New("cannot read request body")
+	}
+	if len(body) > maxBodyLength {
+		return nil, errors.New("request body too large")
+	}
+	if len(body) == 0 {
+		return params, nil
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, errors.New("request body is not a JSON object: " + err.Error())
+	}
+	for k, v := range raw {
+		switch x := v.(type) {
+		case string:
+			params[k] = x
+		case bool:
+			params[k] = strconv.FormatBool(x)
+		case float64:
+			params[k] = strconv.FormatFloat(x, 'f', -1, 64)
+		default:
+			return nil, errors.New("body field " + quoteForMessage(k) + " must be a string, number or boolean")
+		}
+	}
+	return params, nil
+}
+
+// actionStatus maps an error from a plugin or the controller to HTTP.
+func actionStatus(err error) int {
+	switch {
+	case errors.Is(err, ErrUnknownCollector), errors.Is(err, sdk.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, sdk.ErrInvalidArgument), errors.Is(err, sdk.ErrUnsupported):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrNotImplemented):
+		return http.StatusNotImplemented
+	case errors.Is(err, sdk.ErrConflict):
+		return http.StatusConflict
+	case errors.Is(err, ErrCollectorDown), errors.Is(err, sdk.ErrUnavailable):
+		return http.StatusServiceUnavailable
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+func joinQuoted(ss []string) string {
+	b, _ := json.Marshal(ss)
+	return string(b)
+}

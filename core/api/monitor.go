@@ -1,0 +1,93 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+
+	"github.com/gorilla/mux"
+
+	"github.com/towerd/towerd/sdk/schema"
+)
+
+// endpoint maps a monitoring path to the topic whose payload it serves.
+type endpoint struct {
+	path      string
+	topic     string
+	collector string
+	// fallback is served before the first collect or while disabled.
+	fallback func() []byte
+	// itemKeys, for list endpoints with /{id}: fields an id may match.
+	itemKeys []string
+}
+
+func emptyList() []byte { return []byte("[]") }
+
+func constant(s string) func() []byte { return func() []byte { return []byte(s) } }
+
+func systemFallback() []byte {
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(map[string]any{"hostname": host, "cpu_usage_percent": 0, "fans": []any{}})
+	return b
+}
+
+var endpoints = []endpoint{
+	{path: "/system", topic: schema.TopicSystem, collector: "system", fallback: systemFallback},
+	{path: "/array", topic: schema.TopicArray, collector: "array", fallback: constant(`{"state":"unknown"}`)},
+	{path: "/disks", topic: schema.TopicDisks, collector: "disk", fallback: emptyList, itemKeys: []string{"id", "device", "name"}},
+	{path: "/shares", topic: schema.TopicShares, collector: "shares", fallback: emptyList, itemKeys: []string{"name"}},
+	{path: "/docker", topic: schema.TopicContainers, collector: "docker", fallback: emptyList, itemKeys: []string{"id", "name"}},
+	{path: "/vm", topic: schema.TopicVMs, collector: "vm", fallback: emptyList, itemKeys: []string{"id", "name"}},
+	{path: "/ups", topic: schema.TopicUPS, collector: "ups", fallback: constant(`{"connected":false}`)},
+	{path: "/gpu", topic: schema.TopicGPU, collector: "gpu", fallback: emptyList},
+	{path: "/network", topic: schema.TopicNetwork, collector: "network", fallback: emptyList, itemKeys: []string{"name"}},
+}
+
+// latest returns the cached payload of topic, or the fallback.
+func (s *Server) latest(e endpoint) []byte {
+	if ev, ok := s.bus.Latest(e.topic); ok {
+		return ev.Data
+	}
+	return e.fallback()
+}
+
+func (s *Server) serveTopic(e endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeRaw(w, http.StatusOK, s.latest(e))
+	}
+}
+
+// serveItem finds one item of a list payload by any of the endpoint's keys.
+func (s *Server) serveItem(e endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		id := mux.Vars(r)["id"]
+		if len(id) > maxIDLength {
+			writeError(w, http.StatusBadRequest, "id is too long")
+			return
+		}
+		var items []map[string]json.RawMessage
+		if err := json.Unmarshal(s.latest(e), &items); err != nil {
+			writeError(w, http.StatusInternalServerError, "cached payload is not a list")
+			return
+		}
+		for _, item := range items {
+			for _, k := range e.itemKeys {
+				var v string
+				if json.Unmarshal(item[k], &v) == nil && v != "" && v == id {
+					writeJSON(w, http.StatusOK, item)
+					return
+				}
+			}
+		}
+		writeError(w, http.StatusNotFound, e.path[1:]+": no item with id, or name, "+quoteForMessage(id))
+	}
+}
+
+// quoteForMessage quotes user input for an error message, bounded.
+func quoteForMessage(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}

@@ -1,0 +1,263 @@
+// Package hub serves the WebSocket at /api/v1/ws: every client gets the
+// cached latest event of each topic on connect, then every new event it
+// subscribed to. A client that cannot keep up is dropped; it never slows
+// the others down.
+package hub
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/towerd/towerd/core/bus"
+)
+
+// Settings from the wire contract (shared/spec/websocket-events.md).
+const (
+	DefaultMaxClients = 10
+	DefaultBuffer     = 256
+	PingInterval      = 30 * time.Second
+	ReadDeadline      = 60 * time.Second
+	WriteDeadline     = 10 * time.Second
+	MaxMessageSize    = 64 << 10
+)
+
+// Options configure a Hub; zero values take the defaults above.
+type Options struct {
+	MaxClients int
+	Buffer     int
+	Logger     hclog.Logger
+	// CheckOrigin decides which browser origins may connect; nil allows
+	// all, as the agent this replaces does.
+	CheckOrigin func(r *http.Request) bool
+}
+
+// Hub is the set of connected clients.
+type Hub struct {
+	bus      *bus.Bus
+	opts     Options
+	upgrader websocket.Upgrader
+	log      hclog.Logger
+
+	mu      sync.Mutex
+	clients map[*client]struct{}
+	closed  bool
+	unsub   func()
+
+	dropped atomic.Int64
+}
+
+// New returns a hub fed by b.
+func New(b *bus.Bus, opts Options) *Hub {
+	if opts.MaxClients == 0 {
+		opts.MaxClients = DefaultMaxClients
+	}
+	if opts.Buffer == 0 {
+		opts.Buffer = DefaultBuffer
+	}
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	check := opts.CheckOrigin
+	if check == nil {
+		check = func(*http.Request) bool { return true }
+	}
+	h := &Hub{
+		bus:      b,
+		opts:     opts,
+		log:      opts.Logger,
+		clients:  map[*client]struct{}{},
+		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: check},
+	}
+	h.unsub = b.Subscribe(h.broadcast)
+	return h
+}
+
+// Clients returns the number of connected clients.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Dropped returns how many clients were dropped for not keeping up.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
+type client struct {
+	conn   *websocket.Conn
+	send   chan *websocket.PreparedMessage
+	topics atomic.Pointer[map[string]bool] // nil: all topics
+	addr   string
+	// closeCode and closeText are sent when send is closed.
+	closeCode int
+	closeText string
+}
+
+func (c *client) wants(topic string) bool {
+	t := c.topics.Load()
+	return t == nil || (*t)[topic]
+}
+
+// ServeHTTP upgrades the request and serves the client until it goes away.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn, err := h.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	c := &client{conn: conn, send: make(chan *websocket.PreparedMessage, h.opts.Buffer), addr: r.RemoteAddr}
+	if reason := h.register(c); reason != "" {
+		h.log.Warn("websocket client refused", "remote", c.addr, "reason", reason)
+		msg := websocket.FormatCloseMessage(websocket.CloseTryAgainLater, reason)
+		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	h.log.Debug("websocket client connected", "remote", c.addr)
+	go h.writeLoop(c)
+	h.readLoop(c)
+}
+
+// register adds c and queues the snapshot, under the same lock as
+// broadcast so the client sees no event older than its snapshot after it.
+func (h *Hub) register(c *client) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return "server shutting down"
+	}
+	if len(h.clients) >= h.opts.MaxClients {
+		return "too many clients: the limit is " + strconv.Itoa(h.opts.MaxClients)
+	}
+	for _, ev := range h.bus.Snapshot() {
+		if pm, err := prepare(ev); err == nil {
+			select {
+			case c.send <- pm:
+			default: // more topics than buffer: the newest events follow anyway
+			}
+		}
+	}
+	h.clients[c] = struct{}{}
+	return ""
+}
+
+func (h *Hub) unregister(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		c.closeCode, c.closeText = websocket.CloseNormalClosure, ""
+		close(c.send)
+	}
+}
+
+func prepare(ev *bus.Event) (*websocket.PreparedMessage, error) {
+	return websocket.NewPreparedMessage(websocket.TextMessage, ev.Envelope)
+}
+
+// broadcast queues ev for every client that wants it, dropping clients
+// whose buffer is full.
+func (h *Hub) broadcast(ev *bus.Event) {
+	pm, err := prepare(ev)
+	if err != nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		if !c.wants(ev.Topic) {
+			continue
+		}
+		select {
+		case c.send <- pm:
+		default:
+			delete(h.clients, c)
+			c.closeCode, c.closeText = websocket.ClosePolicyViolation, "client too slow: send buffer full"
+			close(c.send)
+			h.dropped.Add(1)
+			h.log.Warn("websocket client too slow; dropped", "remote", c.addr, "buffer", h.opts.Buffer)
+		}
+	}
+}
+
+func (h *Hub) writeLoop(c *client) {
+	ping := time.NewTicker(PingInterval)
+	defer func() {
+		ping.Stop()
+		c.conn.Close()
+	}()
+	for {
+		select {
+		case pm, ok := <-c.send:
+			_ = c.conn.SetWriteDeadline(time.Now().Add(WriteDeadline))
+			if !ok {
+				_ = c.conn.WriteMessage(websocket.CloseMessage,
+					websocket.FormatCloseMessage(c.closeCode, c.closeText))
+				return
+			}
+			if err := c.conn.WritePreparedMessage(pm); err != nil {
+				h.unregister(c)
+				return
+			}
+		case <-ping.C:
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteDeadline)); err != nil {
+				h.unregister(c)
+				return
+			}
+		}
+	}
+}
+
+type subscribeRequest struct {
+	Subscribe []string `json:"subscribe"`
+}
+
+func (h *Hub) readLoop(c *client) {
+	defer func() {
+		h.unregister(c)
+		c.conn.Close()
+	}()
+	c.conn.SetReadLimit(MaxMessageSize)
+	_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+	c.conn.SetPongHandler(func(string) error {
+		return c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+	})
+	for {
+		_, msg, err := c.conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+		var req subscribeRequest
+		if json.Unmarshal(msg, &req) != nil {
+			continue // not a request we know; clients may send pings as text
+		}
+		if len(req.Subscribe) == 0 {
+			c.topics.Store(nil)
+			continue
+		}
+		set := make(map[string]bool, len(req.Subscribe))
+		for _, t := range req.Subscribe {
+			set[t] = true
+		}
+		c.topics.Store(&set)
+	}
+}
+
+// Close disconnects every client with a going-away close frame.
+func (h *Hub) Close() {
+	h.unsub()
+	h.mu.Lock()
+	h.closed = true
+	for c := range h.clients {
+		delete(h.clients, c)
+		c.closeCode, c.closeText = websocket.CloseGoingAway, "server shutting down"
+		close(c.send)
+	}
+	h.mu.Unlock()
+}

@@ -1,0 +1,171 @@
+// Package scheduler decides when each collector runs: one timer per
+// collector at its interval, never more than one collect in flight per
+// collector (a slow plugin makes ticks get skipped, not pile up), interval
+// changes applied at once, and an immediate collect on demand (after a
+// plugin restart).
+package scheduler
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// CollectFunc runs one collect of the named collector. ctx carries the
+// collector's deadline.
+type CollectFunc func(ctx context.Context, name string)
+
+// Scheduler runs the jobs.
+type Scheduler struct {
+	collect CollectFunc
+	mu      sync.Mutex
+	jobs    map[string]*job
+}
+
+// New returns a scheduler that calls collect.
+func New(collect CollectFunc) *Scheduler {
+	return &Scheduler{collect: collect, jobs: map[string]*job{}}
+}
+
+type job struct {
+	name     string
+	settings chan settings // capacity 1; holds the newest unapplied settings
+	trigger  chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// Timeout returns the deadline for a collect at interval: the interval
+// itself, between 2 s and 30 s, unless configured.
+func Timeout(interval time.Duration) time.Duration {
+	return min(max(interval, 2*time.Second), 30*time.Second)
+}
+
+// Start schedules name every interval with the given collect timeout. The
+// first collect happens on the first Trigger (when the plugin is ready),
+// so a job never collects from a plugin that has not started yet. Starting
+// a scheduled job only updates its interval and timeout.
+func (s *Scheduler) Start(name string, interval, timeout time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, ok := s.jobs[name]; ok {
+		j.set(settings{interval, timeout})
+		return
+	}
+	j := &job{
+		name:     name,
+		settings: make(chan settings, 1),
+		trigger:  make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	s.jobs[name] = j
+	go s.loop(j, interval, timeout)
+}
+
+// Trigger asks for a collect of name now. It is dropped if one is already
+// pending.
+func (s *Scheduler) Trigger(name string) {
+	s.mu.Lock()
+	j := s.jobs[name]
+	s.mu.Unlock()
+	if j == nil {
+		return
+	}
+	select {
+	case j.trigger <- struct{}{}:
+	default:
+	}
+}
+
+// SetInterval changes name's interval; it applies to the next tick.
+func (s *Scheduler) SetInterval(name string, interval, timeout time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if j, ok := s.jobs[name]; ok {
+		j.set(settings{interval, timeout})
+	}
+}
+
+type settings struct{ interval, timeout time.Duration }
+
+// set replaces any pending settings without blocking; callers hold s.mu,
+// so there is one writer at a time.
+func (j *job) set(v settings) {
+	select {
+	case <-j.settings:
+	default:
+	}
+	j.settings <- v
+}
+
+// Stop unschedules name and waits for a running collect to finish.
+func (s *Scheduler) Stop(name string) {
+	s.mu.Lock()
+	j := s.jobs[name]
+	delete(s.jobs, name)
+	s.mu.Unlock()
+	if j != nil {
+		close(j.stop)
+		<-j.done
+	}
+}
+
+// StopAll unschedules every job.
+func (s *Scheduler) StopAll() {
+	s.mu.Lock()
+	jobs := s.jobs
+	s.jobs = map[string]*job{}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		close(j.stop)
+	}
+	for _, j := range jobs {
+		<-j.done
+	}
+}
+
+func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
+	defer close(j.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-j.stop; cancel() }()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	var last time.Time // when the last collect started
+	run := func() {
+		last = time.Now()
+		cctx, ccancel := context.WithTimeout(ctx, timeout)
+		s.collect(cctx, j.name)
+		ccancel()
+		// The next tick is one interval after this one started; if the
+		// collect took longer than that, the missed ticks are skipped.
+		next := last.Add(interval)
+		for !next.After(time.Now()) {
+			next = next.Add(interval)
+		}
+		timer.Reset(time.Until(next))
+		armed = true
+	}
+	for {
+		select {
+		case <-j.stop:
+			timer.Stop()
+			return
+		case v := <-j.settings:
+			interval, timeout = v.interval, v.timeout
+			if armed {
+				next := last.Add(interval)
+				timer.Stop()
+				timer.Reset(max(time.Until(next), 0))
+			}
+		case <-j.trigger:
+			timer.Stop()
+			run()
+		case <-timer.C:
+			run()
+		}
+	}
+}
