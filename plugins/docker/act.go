@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -42,7 +43,7 @@ func actionNames() []string { return []string{"start", "stop", "restart", "pause
 // containerRef accepts what the REST API may pass as {id}: a container ID
 // (12 or 64 lower-case hex digits; any hex prefix is also a valid name) or
 // a container name as Docker allows it.
-var containerRef = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,253}$`)
+var containerRef = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 
 func validContainerRef(s string) bool { return containerRef.MatchString(s) }
 
@@ -93,6 +94,24 @@ func classify(a sdk.Action, err error) error {
 		kind = sdk.ErrInvalidArgument
 	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err):
 		kind = sdk.ErrUnavailable
+	case wrongState(err):
+		// Older engines (20.10) answer 500 for these.
+		kind = sdk.ErrConflict
+	default:
+		return fmt.Errorf("docker %s %s: %w", a.Name, a.Target, err)
 	}
 	return fmt.Errorf("%w: docker %s %s: %v", kind, a.Name, a.Target, err)
+}
+
+// wrongState recognises the engine's answers to an action that does not fit
+// the container's state ("is not paused", "is already paused", "is not
+// running", "is paused", "is restarting").
+func wrongState(err error) bool {
+	m := err.Error()
+	for _, s := range []string{"is not paused", "is already paused", "is not running", "is paused", "is restarting"} {
+		if strings.Contains(m, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -45,8 +45,8 @@ func TestValidContainerRef(t *testing.T) {
 		{"plex;rm", false},
 		{"name\n", false},
 		{"ünï", false},
-		{strings.Repeat("a", 254), true},
-		{strings.Repeat("a", 255), false},
+		{strings.Repeat("a", 128), true},
+		{strings.Repeat("a", 129), false},
 	} {
 		if got := validContainerRef(tc.in); got != tc.want {
 			t.Errorf("validContainerRef(%q) = %v, want %v", tc.in, got, tc.want)
@@ -423,13 +423,23 @@ func TestNoDaemonThenRecovery(t *testing.T) {
 		"plugin did not recover after the daemon appeared")
 }
 
-// relay forwards connections on sock to the daemon socket target.
+// relay forwards connections on sock to the daemon socket target. The
+// returned stop closes the listener and every relayed connection.
 func relay(t *testing.T, sock, target string) func() {
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	track := func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -438,23 +448,27 @@ func relay(t *testing.T, sock, target string) func() {
 			if err != nil {
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer a.Close()
-				b, err := net.Dial("unix", target)
-				if err != nil {
-					return
-				}
-				defer b.Close()
-				done := make(chan struct{}, 2)
-				go func() { _, _ = io.Copy(b, a); done <- struct{}{} }()
-				go func() { _, _ = io.Copy(a, b); done <- struct{}{} }()
-				<-done
-			}()
+			b, err := net.Dial("unix", target)
+			if err != nil {
+				a.Close()
+				continue
+			}
+			track(a)
+			track(b)
+			wg.Add(2)
+			go func() { defer wg.Done(); _, _ = io.Copy(b, a); b.Close() }()
+			go func() { defer wg.Done(); _, _ = io.Copy(a, b); a.Close() }()
 		}
 	}()
-	return func() { ln.Close(); wg.Wait() }
+	return func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	}
 }
 
 // TestLogsOutageOnce checks in-process that an unreachable daemon is logged
