@@ -13,6 +13,7 @@ require (
 	github.com/shirou/gopsutil/v4 v4.26.10
 	google.golang.org/grpc v1.85.0
 	google.golang.org/protobuf v1.36.12
+	libvirt.org/go/libvirt v1.12001.0
 )
 
 require (
