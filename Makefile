@@ -3,7 +3,7 @@ GO       ?= go
 PORT     ?= 8043
 PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
-BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+BUILD    := $(GO) build -trimpath -tags libvirt_dlopen -ldflags '$(LDFLAGS)'
 
 .PHONY: all build run test vet deps proto clean
 

@@ -401,6 +401,10 @@ func (p *proc) run() {
 		stopWatch()
 		p.mu.Lock()
 		p.rpc, p.pid = nil, 0
+		if reason != nil {
+			p.restarts++
+			p.state = Restarting
+		}
 		p.mu.Unlock()
 		client.Kill()
 		if reason == nil {
@@ -408,9 +412,6 @@ func (p *proc) run() {
 			p.log.Info("plugin stopped")
 			return
 		}
-		p.mu.Lock()
-		p.restarts++
-		p.mu.Unlock()
 		if !p.failed(reason) {
 			return
 		}
@@ -494,6 +495,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Logger:           p.log,
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
+		SkipHostEnv:      true, // cmd.Env has it already; ours must not be overridden
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.

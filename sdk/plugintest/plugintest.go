@@ -109,6 +109,7 @@ func Launch(path string, env ...string) (*Plugin, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Warn, Output: os.Stderr}),
 		StartTimeout:     10 * time.Second,
+		SkipHostEnv:      true, // cmd.Env already has it, and env must win over it
 	})
 	rpc, err := c.Client()
 	if err != nil {
