@@ -6,9 +6,11 @@ LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # Lean builds (see README "Performance"): no cgo (static, no libc mapped),
 # no gRPC tracing, and plugins without go-plugin's host-side code
-# (towerd_plugin tag). Plugins in CGO_PLUGINS need cgo (vm: libvirt_dlopen).
+# (towerd_plugin tag). Plugins in CGO_PLUGINS need cgo (vm loads libvirt
+# at run time: libvirt_dlopen). A -tags given later replaces earlier ones,
+# so every build line names all its tags.
 CGO_PLUGINS ?= vm
-PLUGIN_TAGS ?= towerd_plugin,grpcnotrace
+PLUGIN_TAGS ?= towerd_plugin,grpcnotrace,libvirt_dlopen
 
 .PHONY: all build run test vet deps proto clean bench
 

@@ -117,8 +117,25 @@ func ValidateInfo(info Info) error {
 	switch {
 	case info.Name == "":
 		return errors.New("plugin has no name")
+	case !ValidName(info.Name):
+		return fmt.Errorf("plugin name %q is not 1-64 of a-z, 0-9, '-' and '_'", info.Name)
 	case len(info.Topic) <= len("_update") || info.Topic[len(info.Topic)-len("_update"):] != "_update":
 		return fmt.Errorf("topic %q does not end in _update", info.Topic)
 	}
 	return nil
+}
+
+// ValidName reports whether s may name a plugin: 1 to 64 bytes of lower-case
+// letters, digits, '-' and '_', so that it is safe in file names, URLs and
+// logs.
+func ValidName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
