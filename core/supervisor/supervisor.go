@@ -351,14 +351,16 @@ func (p *proc) killHung(reason error) {
 	hung, pid := p.hung, p.pid
 	p.mu.Unlock()
 	p.log.Warn("plugin hung; killing it", "pid", pid, "reason", reason)
-	if pid > 0 {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	// The reason goes first, so the run loop reports the hang and not the
+	// lost connection that the kill causes.
 	if hung != nil {
 		select {
 		case hung <- reason:
 		default:
 		}
+	}
+	if pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
@@ -396,6 +398,10 @@ func (p *proc) run() {
 		case <-p.stop:
 		case <-exited:
 			reason = errors.New("plugin process exited unexpectedly")
+			select {
+			case reason = <-hung: // killed by us for hanging
+			default:
+			}
 		case reason = <-hung:
 		}
 		stopWatch()
