@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -56,6 +57,11 @@ type Options struct {
 	FailedAfter int
 	// MaxPayload is the largest payload accepted from Collect (default 8 MiB).
 	MaxPayload int
+	// MemoryLimit caps a plugin's resident memory, checked after every
+	// collect; over it the plugin is killed and restarted (default 512 MiB).
+	MemoryLimit int64
+	// MemoryLimitFor, if set, returns a plugin's own limit (0: MemoryLimit).
+	MemoryLimitFor func(name string) int64
 }
 
 func (o *Options) setDefaults() {
@@ -80,6 +86,18 @@ func (o *Options) setDefaults() {
 	if o.MaxPayload == 0 {
 		o.MaxPayload = 8 << 20
 	}
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = 512 << 20
+	}
+}
+
+func (s *Supervisor) memoryLimit(name string) int64 {
+	if s.opts.MemoryLimitFor != nil {
+		if l := s.opts.MemoryLimitFor(name); l > 0 {
+			return l
+		}
+	}
+	return s.opts.MemoryLimit
 }
 
 // Supervisor owns the plugin processes.
@@ -110,7 +128,8 @@ type Status struct {
 
 // Start launches the plugin called name (a file in the plugins directory)
 // and keeps it running until Stop. cfg is passed to Configure after every
-// start. Starting a running plugin only updates cfg.
+// start. Starting a running plugin only updates cfg; starting one that is
+// waiting out a backoff (restarting or failed) retries it at once.
 func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 	if !validName(name) {
 		return fmt.Errorf("invalid plugin name %q", name)
@@ -123,6 +142,10 @@ func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 	defer s.mu.Unlock()
 	if p, ok := s.procs[name]; ok && !p.isStopped() {
 		p.setConfig(cfg)
+		select {
+		case p.retry <- struct{}{}:
+		default:
+		}
 		return nil
 	}
 	prev := s.procs[name]
@@ -131,6 +154,7 @@ func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 		log:   s.opts.Logger.Named(name),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
+		retry: make(chan struct{}, 1),
 		state: Starting,
 	}
 	if prev != nil { // keep counters across disable/enable
@@ -229,10 +253,29 @@ func (s *Supervisor) Collect(ctx context.Context, name string) (string, []byte, 
 		return "", nil, err
 	}
 	p.collected(took, err)
+	s.checkMemory(p)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: collect: %w", name, err)
 	}
 	return topic, payload, nil
+}
+
+// checkMemory kills p if its resident memory is over its limit; the run
+// loop restarts it and the reason shows as its last error.
+func (s *Supervisor) checkMemory(p *proc) {
+	p.mu.Lock()
+	pid := p.pid
+	p.mu.Unlock()
+	if pid <= 0 {
+		return
+	}
+	rss, err := rssBytes(pid)
+	if err != nil {
+		return // gone already; the exit watch handles it
+	}
+	if limit := s.memoryLimit(p.name); rss > limit {
+		p.kill(fmt.Errorf("memory limit exceeded: resident %d MiB, limit %d MiB; plugin killed", rss>>20, limit>>20))
+	}
 }
 
 func (s *Supervisor) checkPayload(info sdk.Info, topic string, payload []byte) error {
@@ -272,6 +315,7 @@ type proc struct {
 	stop     chan struct{} // closed to stop the run loop
 	stopOnce sync.Once
 	done     chan struct{} // closed when the run loop has exited
+	retry    chan struct{} // cuts a backoff short (enable)
 
 	mu          sync.Mutex
 	cfg         sdk.Config
@@ -341,11 +385,14 @@ func (p *proc) collected(took time.Duration, err error) {
 }
 
 // killHung kills a plugin whose Collect overran; the run loop restarts it.
-func (p *proc) killHung(reason error) {
+func (p *proc) killHung(reason error) { p.kill(reason) }
+
+// kill kills the plugin process for reason; the run loop restarts it.
+func (p *proc) kill(reason error) {
 	p.mu.Lock()
 	hung, pid := p.hung, p.pid
 	p.mu.Unlock()
-	p.log.Warn("plugin hung; killing it", "pid", pid, "reason", reason)
+	p.log.Warn("killing plugin", "pid", pid, "reason", reason)
 	if pid > 0 {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
@@ -417,6 +464,9 @@ func (p *proc) run() {
 func (p *proc) failed(err error) bool {
 	p.mu.Lock()
 	p.failures++
+	if errors.Is(err, errRefused) {
+		p.failures = max(p.failures, p.sup.opts.FailedAfter)
+	}
 	p.lastErr = err.Error()
 	n := p.failures
 	if n >= p.sup.opts.FailedAfter {
@@ -426,7 +476,9 @@ func (p *proc) failed(err error) bool {
 	}
 	p.mu.Unlock()
 	delay := p.sup.backoff(n)
-	if n == p.sup.opts.FailedAfter {
+	if errors.Is(err, errRefused) && n == p.sup.opts.FailedAfter {
+		p.log.Error("plugin refused", "error", err, "retry_in", delay)
+	} else if n == p.sup.opts.FailedAfter {
 		p.log.Error("plugin keeps failing; retrying at the longest interval", "failures", n, "retry_in", delay, "error", err)
 	} else if n < p.sup.opts.FailedAfter {
 		p.log.Warn("plugin failed", "error", err, "retry_in", delay)
@@ -438,9 +490,11 @@ func (p *proc) failed(err error) bool {
 		p.setState(Stopped)
 		return false
 	case <-t.C:
-		p.setState(Starting)
-		return true
+	case <-p.retry:
+		p.log.Info("retrying plugin now")
 	}
+	p.setState(Starting)
+	return true
 }
 
 func (p *proc) setState(st State) {
@@ -467,6 +521,14 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	p.mu.Lock()
 	cfg := p.cfg
 	p.mu.Unlock()
+	sum, err := verify(p.sup.opts.Dir, p.name)
+	if err != nil {
+		return nil, nil, sdk.Info{}, err
+	}
+	var secure *plugin.SecureConfig
+	if sum != nil {
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
 	stderr := &tail{}
 	cmd := exec.Command(p.path)
 	cmd.Env = append(os.Environ(), sdk.LogLevelEnv+"="+p.log.GetLevel().String())
@@ -478,6 +540,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Logger:           p.log,
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
+		SecureConfig:     secure,
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.
@@ -488,6 +551,9 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	info, rpc, err := p.handshake(client, cfg)
 	if err != nil {
 		client.Kill()
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, nil, sdk.Info{}, fmt.Errorf("%w: %s does not match its checksum in %s", errRefused, p.path, SumsFile)
+		}
 		return nil, nil, sdk.Info{}, startError(err, stderr.lastLine())
 	}
 	return client, rpc, info, nil
