@@ -269,9 +269,8 @@ func (h *Hub) readLoop(c *client) {
 	for {
 		_, msg, err := c.conn.ReadMessage()
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
+			if errors.Is(err, websocket.ErrReadLimit) { // gorilla has sent close 1009
 				h.log.Warn("websocket client sent an oversized message; disconnected", "remote", c.addr, "limit", MaxMessageSize)
-				h.closeWith(c, websocket.CloseMessageTooBig, "message too big: the limit is "+strconv.Itoa(MaxMessageSize)+" bytes")
 			}
 			return
 		}
