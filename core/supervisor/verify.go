@@ -91,10 +91,13 @@ func ParseSums(b []byte) (map[string][]byte, error) {
 		sumHex, name, ok := strings.Cut(line, " ")
 		name = strings.TrimPrefix(strings.TrimLeft(name, " "), "*")
 		sum, err := hex.DecodeString(sumHex)
-		if !ok || err != nil || len(sum) != 32 || name == "" {
+		if name != "" {
+			name = filepath.Base(name)
+		}
+		if !ok || err != nil || len(sum) != 32 || name == "" || name == "/" || name == "." {
 			return nil, fmt.Errorf("line %d: want \"<sha256 hex>  <plugin name>\"", n)
 		}
-		out[filepath.Base(name)] = sum
+		out[name] = sum
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err

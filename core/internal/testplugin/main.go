@@ -14,6 +14,9 @@
 //	badjson   answers with bytes that are not JSON
 //	crashn    crashes on the option crash_at-th Collect
 //	leak      keeps option leak_mb more memory on every Collect
+//
+// If a file named like the executable plus ".starts" exists, every start
+// appends its time (Unix nanoseconds) to it, so tests can count starts.
 package main
 
 import (
@@ -95,6 +98,10 @@ func main() {
 	name := filepath.Base(os.Args[0])
 	mode := strings.TrimRight(name, "0123456789")
 	c := &testCollector{name: name, mode: mode}
+	if f, err := os.OpenFile(os.Args[0]+".starts", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintln(f, time.Now().UnixNano())
+		f.Close()
+	}
 	switch mode {
 	case "junk":
 		fmt.Println("hello from a plugin that ignores the protocol")
