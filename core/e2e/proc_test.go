@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/towerd/towerd/core/coretest"
+	"github.com/towerd/towerd/sdk/plugintest"
 )
 
 // procStat is what the fault tests read of a process from /proc.
@@ -97,4 +98,9 @@ func envInt(name string, def int) int {
 		return n
 	}
 	return def
+}
+
+func plugintestEventually(t *testing.T, timeout time.Duration, cond func() bool, msg string) {
+	t.Helper()
+	plugintest.Eventually(t, timeout, cond, "%s", msg)
 }
