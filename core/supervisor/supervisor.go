@@ -391,6 +391,7 @@ func (p *proc) killHung(reason error) { p.kill(reason) }
 func (p *proc) kill(reason error) {
 	p.mu.Lock()
 	hung, pid := p.hung, p.pid
+	p.rpc = nil // no more calls into a process being killed
 	p.mu.Unlock()
 	p.log.Warn("killing plugin", "pid", pid, "reason", reason)
 	if pid > 0 {
@@ -443,6 +444,9 @@ func (p *proc) run() {
 		stopWatch()
 		p.mu.Lock()
 		p.rpc, p.pid = nil, 0
+		if reason != nil {
+			p.state = Restarting
+		}
 		p.mu.Unlock()
 		client.Kill()
 		if reason == nil {
