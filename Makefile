@@ -1,6 +1,7 @@
 # towerd — see README.md. `make run` and `make test` are the two commands.
 GO       ?= go
 PORT     ?= 8043
+FUZZTIME ?= 20s
 PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
@@ -12,7 +13,7 @@ BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CGO_PLUGINS ?= vm
 PLUGIN_TAGS ?= towerd_plugin,grpcnotrace,libvirt_dlopen
 
-.PHONY: all build run test vet deps proto clean bench
+.PHONY: all build run test vet deps proto clean bench fuzz chaos
 
 all: build
 
@@ -40,6 +41,18 @@ vet:
 
 test: vet
 	$(GO) test -race -count=1 ./...
+
+# Every fuzz target in the repo, FUZZTIME each (default 20s): `make fuzz FUZZTIME=1m`.
+fuzz:
+	FUZZTIME=$(FUZZTIME) .ci/fuzz
+
+# The long fault-injection run: 100 random kill -9 over 60 s with ten
+# WebSocket clients (make test runs a short one).
+CHAOS_KILLS   ?= 100
+CHAOS_SECONDS ?= 60
+chaos:
+	TOWERD_CHAOS_KILLS=$(CHAOS_KILLS) TOWERD_CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		$(GO) test -count=1 -v -timeout 10m -run '^TestChaosKillPlugins$$' ./core/e2e/
 
 # Installs what the tests need on a fresh Debian machine (root).
 deps:

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/towerd/towerd/core/agent"
 	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/core/config"
+	"github.com/towerd/towerd/core/httpguard"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -53,7 +55,14 @@ type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
 	intervals                                                         map[string]*int
 	version                                                           bool
+	token, tlsCert, tlsKey, corsOrigin                                string
+	rateLimit                                                         float64
+	debugRuntime                                                      bool
 }
+
+// TokenEnv names the environment variable holding the API token, so that
+// the token need not appear on a command line (visible in ps).
+const TokenEnv = "TOWERD_TOKEN"
 
 func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSet, error) {
 	fs := flag.NewFlagSet("towerd", flag.ContinueOnError)
@@ -68,6 +77,12 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.disable, "disable-collectors", "", "comma-separated collectors to disable for this run")
 	fs.StringVar(&f.demo, "demo", "", "fixture Unraid tree to use as --root when the host is not Unraid (e.g. testdata/unraid)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
+	fs.StringVar(&f.token, "token", "", "API token: require \"Authorization: Bearer <token>\" on /api/v1 (not /health); prefer $"+TokenEnv+" or \"token\" in the settings file")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS and WSS")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.StringVar(&f.corsOrigin, "cors-origin", "", "comma-separated browser origins allowed to call the API (\"*\" for any; default none)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
+	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -109,6 +124,10 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	store, err := config.Open(f.configPath)
 	if err != nil {
 		return err
+	}
+	if rec := store.Recovered(); rec != nil {
+		log.Error("settings file is corrupt; running on the last good copy", "error", rec,
+			"last_good", store.Path()+config.LastGoodSuffix)
 	}
 	cfg := store.Get()
 	set := map[string]bool{}
@@ -154,24 +173,87 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--plugins-dir %s: not a directory (build the plugins with `make build`)", f.pluginsDir)
 	}
 
+	guard, err := guardOptions(f, set, cfg, log)
+	if err != nil {
+		return err
+	}
+	tlsCert, tlsKey := pick(set["tls-cert"], f.tlsCert, cfg.TLSCert), pick(set["tls-key"], f.tlsKey, cfg.TLSKey)
+	if (tlsCert == "") != (tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key must be given together")
+	}
+
 	addr := net.JoinHostPort(bind, port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
+	if tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("TLS certificate %s / key %s: %w", tlsCert, tlsKey, err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		log.Info("TLS on", "cert", tlsCert)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a := agent.New(agent.Options{
-		Addr:       addr,
-		PluginsDir: f.pluginsDir,
-		Config:     store,
-		Root:       root,
-		Logger:     log,
-		Disabled:   disabled,
-		Intervals:  intervals,
+		Addr:         addr,
+		PluginsDir:   f.pluginsDir,
+		Config:       store,
+		Root:         root,
+		Logger:       log,
+		Disabled:     disabled,
+		Intervals:    intervals,
+		Guard:        guard,
+		DebugRuntime: f.debugRuntime,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)
+}
+
+// guardOptions resolves the HTTP security settings: a flag given on the
+// command line, then the environment (token only), then the settings file.
+func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hclog.Logger) (httpguard.Options, error) {
+	var o httpguard.Options
+	switch {
+	case set["token"]:
+		o.Token = f.token
+		log.Warn("token given on the command line, where other local users can read it; prefer $" + TokenEnv + " or the settings file")
+	case os.Getenv(TokenEnv) != "":
+		o.Token = os.Getenv(TokenEnv)
+	default:
+		o.Token = cfg.Token
+	}
+	o.Token = strings.TrimSpace(o.Token)
+	if set["token"] && o.Token == "" {
+		return o, errors.New("--token is empty")
+	}
+	for _, origin := range strings.Split(pick(set["cors-origin"], f.corsOrigin, cfg.CORSOrigin), ",") {
+		if origin = strings.TrimSpace(origin); origin != "" {
+			o.CORSOrigins = append(o.CORSOrigins, origin)
+		}
+	}
+	o.Rate = cfg.RateLimit
+	if set["rate-limit"] {
+		o.Rate = f.rateLimit
+		if o.Rate == 0 {
+			o.Rate = -1 // an explicit 0 means off
+		}
+	}
+	if o.Token != "" {
+		log.Info("API token required", "open", "/api/v1/health")
+	}
+	return o, nil
+}
+
+// pick returns the flag value if the flag was given, else the file's.
+func pick(flagSet bool, flagValue, fileValue string) string {
+	if flagSet {
+		return flagValue
+	}
+	return fileValue
 }
 
 // isUnraid reports whether root holds emhttpd's state files.

@@ -21,6 +21,7 @@ import (
 	"github.com/towerd/towerd/core/bus"
 	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/core/config"
+	"github.com/towerd/towerd/core/httpguard"
 	"github.com/towerd/towerd/core/hub"
 	"github.com/towerd/towerd/core/scheduler"
 	"github.com/towerd/towerd/core/supervisor"
@@ -40,6 +41,10 @@ type Options struct {
 	Intervals map[string]time.Duration
 	// Supervisor tunes plugin supervision; Dir and Logger are set here.
 	Supervisor supervisor.Options
+	// Guard is the HTTP security and limits layer (token, CORS, limits).
+	Guard httpguard.Options
+	// DebugRuntime mounts GET /api/v1/debug/runtime (see core/diag).
+	DebugRuntime bool
 }
 
 // Agent is a running towerd.
@@ -53,6 +58,7 @@ type Agent struct {
 	sched  *scheduler.Scheduler
 	api    *api.Server
 	server *http.Server
+	guard  *httpguard.Guard
 
 	mu        sync.Mutex
 	installed map[string]bool
@@ -76,7 +82,11 @@ func New(opts Options) *Agent {
 		intervals: copyMap(opts.Intervals),
 		lastErr:   map[string]string{},
 	}
-	a.hub = hub.New(a.bus, hub.Options{Logger: a.log.Named("ws")})
+	if opts.Guard.Logger == nil {
+		opts.Guard.Logger = a.log.Named("http")
+	}
+	a.guard = httpguard.New(opts.Guard)
+	a.hub = hub.New(a.bus, hub.Options{Logger: a.log.Named("ws"), CheckOrigin: a.guard.CheckOrigin})
 	supOpts := opts.Supervisor
 	supOpts.Dir = opts.PluginsDir
 	supOpts.Logger = a.log.Named("plugin")
@@ -84,6 +94,9 @@ func New(opts Options) *Agent {
 	supOpts.ReservedTopics = map[string]string{}
 	for _, e := range catalog.Builtins {
 		supOpts.ReservedTopics[e.Topic] = e.Name
+	}
+	if supOpts.MemoryLimitFor == nil {
+		supOpts.MemoryLimitFor = func(name string) int64 { return int64(a.cfg.Collector(name).MemoryLimitMB) << 20 }
 	}
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)

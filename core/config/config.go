@@ -2,6 +2,18 @@
 // server options and, per collector, whether it is enabled, its interval
 // and its options. Changes made at run time through the API are written
 // here so that a restart keeps them.
+//
+// The file is read once, at startup. Every write goes to a temporary file
+// in the same directory, is fsynced and renamed over the old one, so a
+// crash leaves the old or the new file, never half of one. A copy of the
+// last file that loaded or saved cleanly is kept beside it
+// (<file>.last-good). At startup a corrupt file (bad JSON, an unknown key,
+// a bad value) is an error naming the file, the line and the problem; if a
+// last-good copy exists towerd runs on it and says so (Recovered), and the
+// corrupt file is moved to <file>.corrupt on the next save; without one
+// towerd refuses to start rather than run on defaults (which would, for
+// one, drop a configured token). At run time nothing re-reads the file, so
+// a hand edit that breaks it changes nothing until the next start.
 package config
 
 import (
@@ -26,16 +38,28 @@ type Config struct {
 	Bind  string `json:"bind,omitempty"`
 	Port  int    `json:"port,omitempty"`
 	Token string `json:"token,omitempty"`
+	// CORSOrigin is a comma-separated list of allowed browser origins ("*"
+	// for any).
+	CORSOrigin string `json:"cors_origin,omitempty"`
+	// TLSCert and TLSKey are PEM files; both set turns on HTTPS.
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
+	// RateLimit is requests per second per client address (loopback
+	// exempt); 0 means the default, negative turns the limit off.
+	RateLimit float64 `json:"rate_limit,omitempty"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
 
 // Collector is one collector's settings. Zero values mean "default".
 type Collector struct {
-	Enabled         *bool             `json:"enabled,omitempty"`
-	IntervalSeconds int               `json:"interval_seconds,omitempty"`
-	TimeoutSeconds  int               `json:"timeout_seconds,omitempty"`
-	Options         map[string]string `json:"options,omitempty"`
+	Enabled         *bool `json:"enabled,omitempty"`
+	IntervalSeconds int   `json:"interval_seconds,omitempty"`
+	TimeoutSeconds  int   `json:"timeout_seconds,omitempty"`
+	// MemoryLimitMB caps the plugin's resident memory; over it the plugin
+	// is restarted. 0 means the supervisor's default.
+	MemoryLimitMB int               `json:"memory_limit_mb,omitempty"`
+	Options       map[string]string `json:"options,omitempty"`
 }
 
 // IsEnabled reports the enabled flag, true when unset.
@@ -43,14 +67,23 @@ func (c Collector) IsEnabled() bool { return c.Enabled == nil || *c.Enabled }
 
 // Store holds the current settings and the file they live in.
 type Store struct {
-	path string
-	mu   sync.Mutex
-	cfg  Config
+	path      string
+	mu        sync.Mutex
+	cfg       Config
+	recovered error // why the last-good copy is in use; nil normally
 }
+
+// LastGoodSuffix and CorruptSuffix name the files kept beside the settings
+// file.
+const (
+	LastGoodSuffix = ".last-good"
+	CorruptSuffix  = ".corrupt"
+)
 
 // Open reads path. A missing file is not an error: the defaults are used
 // and the file is created on the first change. A file that cannot be parsed
-// is an error naming the file and the problem.
+// is an error naming the file and the problem, unless a last-good copy
+// loads: then Open succeeds with it and Recovered reports the problem.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, cfg: Config{Collectors: map[string]Collector{}}}
 	b, err := os.ReadFile(path)
@@ -61,9 +94,37 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
 	if err := decode(b, &s.cfg); err != nil {
-		return nil, fmt.Errorf("config %s: %w", path, err)
+		bad := fmt.Errorf("config %s: %w", path, err)
+		good, gerr := os.ReadFile(path + LastGoodSuffix)
+		if gerr != nil {
+			return nil, fmt.Errorf("%w (and no %s%s to fall back on; fix or remove the file)", bad, filepath.Base(path), LastGoodSuffix)
+		}
+		s.cfg = Config{}
+		if gerr := decode(good, &s.cfg); gerr != nil {
+			return nil, fmt.Errorf("%w (and %s%s is bad too: %v)", bad, path, LastGoodSuffix, gerr)
+		}
+		s.recovered = bad
+		return s, nil
+	}
+	if old, err := os.ReadFile(path + LastGoodSuffix); err != nil || !bytes.Equal(old, b) {
+		_ = writeFileAtomic(path+LastGoodSuffix, b) // best effort: only a fallback
 	}
 	return s, nil
+}
+
+// Recovered returns the problem with the settings file when Open fell back
+// on the last-good copy, else nil.
+func (s *Store) Recovered() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.recovered
+}
+
+// Decode parses a settings file as Open does, for validation and tests.
+func Decode(b []byte) (Config, error) {
+	var c Config
+	err := decode(b, &c)
+	return c, err
 }
 
 func decode(b []byte, cfg *Config) error {
@@ -72,23 +133,35 @@ func decode(b []byte, cfg *Config) error {
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
+	lineAt := func(off int64) int { return 1 + bytes.Count(b[:min(int(off), len(b))], []byte("\n")) }
 	if err := dec.Decode(cfg); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return errors.New("file ends in the middle of the JSON (truncated or half-written)")
-		}
 		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			line := 1 + bytes.Count(b[:min(int(se.Offset), len(b))], []byte("\n"))
-			return fmt.Errorf("line %d: %v", line, err)
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("line %d: %v", lineAt(se.Offset), err)
+		case errors.As(err, &te):
+			return fmt.Errorf("line %d: %v", lineAt(te.Offset), err)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return fmt.Errorf("line %d: the file ends in the middle of the settings (a write was interrupted?)", lineAt(int64(len(b))))
 		}
 		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("line %d: unexpected data after the settings object", lineAt(dec.InputOffset()))
 	}
 	if cfg.Collectors == nil {
 		cfg.Collectors = map[string]Collector{}
 	}
+	if cfg.Port < 0 || cfg.Port > 65535 {
+		return fmt.Errorf("port %d: want 0 to 65535", cfg.Port)
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return errors.New("tls_cert and tls_key must be set together")
+	}
 	for name, c := range cfg.Collectors {
-		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 {
-			return fmt.Errorf("collector %q: negative interval or timeout", name)
+		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 || c.MemoryLimitMB < 0 {
+			return fmt.Errorf("collector %q: negative interval, timeout or memory limit", name)
 		}
 	}
 	return nil
@@ -118,10 +191,18 @@ func (s *Store) Update(fn func(*Config)) error {
 	defer s.mu.Unlock()
 	next := s.cfg.clone()
 	fn(&next)
-	if err := writeAtomic(s.path, next); err != nil {
+	if s.recovered != nil { // keep the corrupt file for inspection
+		_ = os.Rename(s.path, s.path+CorruptSuffix)
+	}
+	b, err := encode(next)
+	if err != nil {
 		return err
 	}
-	s.cfg = next
+	if err := writeFileAtomic(s.path, b); err != nil {
+		return err
+	}
+	_ = writeFileAtomic(s.path+LastGoodSuffix, b)
+	s.cfg, s.recovered = next, nil
 	return nil
 }
 
@@ -154,15 +235,18 @@ func (c Config) clone() Config {
 	return out
 }
 
-// writeAtomic writes cfg to a temporary file in the same directory, syncs
-// it and renames it over path, so a crash leaves the old or the new file,
-// never half of one.
-func writeAtomic(path string, cfg Config) error {
+func encode(cfg Config) ([]byte, error) {
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("save config: %w", err)
 	}
-	b = append(b, '\n')
+	return append(b, '\n'), nil
+}
+
+// writeFileAtomic writes b to a temporary file in the same directory, syncs
+// it and renames it over path, so a crash leaves the old or the new file,
+// never half of one.
+func writeFileAtomic(path string, b []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("save config: %w", err)

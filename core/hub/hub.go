@@ -6,6 +6,7 @@ package hub
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
+	"golang.org/x/time/rate"
 
 	"github.com/towerd/towerd/core/bus"
 )
@@ -26,6 +28,13 @@ const (
 	ReadDeadline      = 60 * time.Second
 	WriteDeadline     = 10 * time.Second
 	MaxMessageSize    = 64 << 10
+	// Subprotocol is selected when a client offers it; browsers offer it
+	// beside "bearer.<token>" to authenticate (see core/httpguard).
+	Subprotocol = "towerd.v1"
+	// MessageRate and MessageBurst bound what a client may send (subscribe
+	// requests); a client flooding beyond them is disconnected.
+	MessageRate  = 10
+	MessageBurst = 20
 )
 
 // Options configure a Hub; zero values take the defaults above.
@@ -69,11 +78,12 @@ func New(b *bus.Bus, opts Options) *Hub {
 		check = func(*http.Request) bool { return true }
 	}
 	h := &Hub{
-		bus:      b,
-		opts:     opts,
-		log:      opts.Logger,
-		clients:  map[*client]struct{}{},
-		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: check},
+		bus:     b,
+		opts:    opts,
+		log:     opts.Logger,
+		clients: map[*client]struct{}{},
+		upgrader: websocket.Upgrader{ReadBufferSize: 1024, WriteBufferSize: 4096, CheckOrigin: check,
+			Subprotocols: []string{Subprotocol}},
 	}
 	h.unsub = b.Subscribe(h.broadcast)
 	return h
@@ -94,6 +104,8 @@ type client struct {
 	send   chan *websocket.PreparedMessage
 	topics atomic.Pointer[map[string]bool] // nil: all topics
 	addr   string
+	// written is closed when the write loop has ended (close frame sent).
+	written chan struct{}
 	// closeCode and closeText are sent when send is closed.
 	closeCode int
 	closeText string
@@ -110,7 +122,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered with an HTTP error
 	}
-	c := &client{conn: conn, send: make(chan *websocket.PreparedMessage, h.opts.Buffer), addr: r.RemoteAddr}
+	c := &client{conn: conn, send: make(chan *websocket.PreparedMessage, h.opts.Buffer), addr: r.RemoteAddr,
+		written: make(chan struct{})}
 	if reason := h.register(c); reason != "" {
 		h.log.Warn("websocket client refused", "remote", c.addr, "reason", reason)
 		msg := websocket.FormatCloseMessage(websocket.CloseTryAgainLater, reason)
@@ -190,6 +203,7 @@ func (h *Hub) writeLoop(c *client) {
 	defer func() {
 		ping.Stop()
 		c.conn.Close()
+		close(c.written)
 	}()
 	for {
 		select {
@@ -217,35 +231,74 @@ type subscribeRequest struct {
 	Subscribe []string `json:"subscribe"`
 }
 
+// maxTopics bounds a subscribe request.
+const maxTopics = 256
+
+// ParseSubscribe reads a client message. ok is false for messages that are
+// not subscribe requests (ignored: clients may send pings as text). A nil
+// set means all topics.
+func ParseSubscribe(msg []byte) (topics map[string]bool, ok bool) {
+	var req subscribeRequest
+	if json.Unmarshal(msg, &req) != nil {
+		return nil, false
+	}
+	if len(req.Subscribe) == 0 {
+		return nil, true
+	}
+	set := make(map[string]bool, min(len(req.Subscribe), maxTopics))
+	for _, t := range req.Subscribe {
+		if len(set) >= maxTopics {
+			break
+		}
+		set[t] = true
+	}
+	return set, true
+}
+
 func (h *Hub) readLoop(c *client) {
 	defer func() {
 		h.unregister(c)
-		c.conn.Close()
+		<-c.written // the write loop sends the close frame, bounded by WriteDeadline
 	}()
 	c.conn.SetReadLimit(MaxMessageSize)
 	_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
 	c.conn.SetPongHandler(func(string) error {
 		return c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
 	})
+	flood := rate.NewLimiter(MessageRate, MessageBurst)
 	for {
 		_, msg, err := c.conn.ReadMessage()
 		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) { // gorilla has sent close 1009
+				h.log.Warn("websocket client sent an oversized message; disconnected", "remote", c.addr, "limit", MaxMessageSize)
+			}
+			return
+		}
+		if !flood.Allow() {
+			h.log.Warn("websocket client floods messages; disconnected", "remote", c.addr)
+			h.closeWith(c, websocket.ClosePolicyViolation, "too many messages: the limit is "+strconv.Itoa(MessageRate)+" per second")
 			return
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
-		var req subscribeRequest
-		if json.Unmarshal(msg, &req) != nil {
-			continue // not a request we know; clients may send pings as text
+		if set, ok := ParseSubscribe(msg); ok {
+			if set == nil {
+				c.topics.Store(nil)
+			} else {
+				c.topics.Store(&set)
+			}
 		}
-		if len(req.Subscribe) == 0 {
-			c.topics.Store(nil)
-			continue
-		}
-		set := make(map[string]bool, len(req.Subscribe))
-		for _, t := range req.Subscribe {
-			set[t] = true
-		}
-		c.topics.Store(&set)
+	}
+}
+
+// closeWith drops c; its write loop sends the close frame with code and
+// text.
+func (h *Hub) closeWith(c *client, code int, text string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.clients[c]; ok {
+		delete(h.clients, c)
+		c.closeCode, c.closeText = code, text
+		close(c.send)
 	}
 }
 

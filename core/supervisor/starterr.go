@@ -11,17 +11,13 @@ import (
 	"github.com/towerd/towerd/sdk"
 )
 
-// refusedError is a start failure that retrying cannot fix: the plugin
-// breaks the contract (protocol version, name, topic). The plugin is marked
-// failed at once and retried only at the longest backoff, in case its file
-// or the plugin holding its topic changes.
-type refusedError struct{ err error }
-
-func (e *refusedError) Error() string { return "refused: " + e.err.Error() }
-func (e *refusedError) Unwrap() error { return e.err }
-
+// refuse makes a start failure that retrying cannot fix: the plugin breaks
+// the contract (protocol version, name, topic) or fails verification
+// (owner, mode, checksum). It wraps errRefused: the plugin is marked failed
+// at once and retried only at the longest backoff, in case its file or the
+// plugin holding its topic changes.
 func refuse(format string, args ...any) error {
-	return &refusedError{err: fmt.Errorf(format, args...)}
+	return fmt.Errorf("%w: "+format, append([]any{errRefused}, args...)...)
 }
 
 // go-plugin reports a protocol mismatch only in its error text.

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -59,6 +60,11 @@ type Options struct {
 	// ReservedTopics maps a topic to the only plugin allowed to serve it
 	// (the built-ins' topics), so no other plugin can take it over.
 	ReservedTopics map[string]string
+	// MemoryLimit caps a plugin's resident memory, checked after every
+	// collect; over it the plugin is killed and restarted (default 512 MiB).
+	MemoryLimit int64
+	// MemoryLimitFor, if set, returns a plugin's own limit (0: MemoryLimit).
+	MemoryLimitFor func(name string) int64
 }
 
 func (o *Options) setDefaults() {
@@ -83,6 +89,18 @@ func (o *Options) setDefaults() {
 	if o.MaxPayload == 0 {
 		o.MaxPayload = 8 << 20
 	}
+	if o.MemoryLimit == 0 {
+		o.MemoryLimit = 512 << 20
+	}
+}
+
+func (s *Supervisor) memoryLimit(name string) int64 {
+	if s.opts.MemoryLimitFor != nil {
+		if l := s.opts.MemoryLimitFor(name); l > 0 {
+			return l
+		}
+	}
+	return s.opts.MemoryLimit
 }
 
 // Supervisor owns the plugin processes.
@@ -113,7 +131,8 @@ type Status struct {
 
 // Start launches the plugin called name (a file in the plugins directory)
 // and keeps it running until Stop. cfg is passed to Configure after every
-// start. Starting a running plugin only updates cfg.
+// start. Starting a running plugin only updates cfg; starting one that is
+// waiting out a backoff (restarting or failed) retries it at once.
 func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 	if !validName(name) {
 		return fmt.Errorf("invalid plugin name %q", name)
@@ -126,6 +145,10 @@ func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 	defer s.mu.Unlock()
 	if p, ok := s.procs[name]; ok && !p.isStopped() {
 		p.setConfig(cfg)
+		select {
+		case p.retry <- struct{}{}:
+		default:
+		}
 		return nil
 	}
 	prev := s.procs[name]
@@ -134,6 +157,7 @@ func (s *Supervisor) Start(name string, cfg sdk.Config) error {
 		log:   s.opts.Logger.Named(name),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
+		retry: make(chan struct{}, 1),
 		state: Starting,
 	}
 	if prev != nil { // keep counters across disable/enable
@@ -232,10 +256,29 @@ func (s *Supervisor) Collect(ctx context.Context, name string) (string, []byte, 
 		return "", nil, err
 	}
 	p.collected(took, err)
+	s.checkMemory(p)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: collect: %w", name, err)
 	}
 	return topic, payload, nil
+}
+
+// checkMemory kills p if its resident memory is over its limit; the run
+// loop restarts it and the reason shows as its last error.
+func (s *Supervisor) checkMemory(p *proc) {
+	p.mu.Lock()
+	pid := p.pid
+	p.mu.Unlock()
+	if pid <= 0 {
+		return
+	}
+	rss, err := rssBytes(pid)
+	if err != nil {
+		return // gone already; the exit watch handles it
+	}
+	if limit := s.memoryLimit(p.name); rss > limit {
+		p.kill(fmt.Errorf("memory limit exceeded: resident %d MiB, limit %d MiB; plugin killed", rss>>20, limit>>20))
+	}
 }
 
 func (s *Supervisor) checkPayload(info sdk.Info, topic string, payload []byte) error {
@@ -277,6 +320,7 @@ type proc struct {
 	stop     chan struct{} // closed to stop the run loop
 	stopOnce sync.Once
 	done     chan struct{} // closed when the run loop has exited
+	retry    chan struct{} // cuts a backoff short (enable)
 
 	mu          sync.Mutex
 	cfg         sdk.Config
@@ -346,13 +390,17 @@ func (p *proc) collected(took time.Duration, err error) {
 }
 
 // killHung kills a plugin whose Collect overran; the run loop restarts it.
-func (p *proc) killHung(reason error) {
+func (p *proc) killHung(reason error) { p.kill(reason) }
+
+// kill kills the plugin process for reason; the run loop restarts it.
+func (p *proc) kill(reason error) {
 	p.mu.Lock()
 	hung, pid := p.hung, p.pid
+	p.rpc = nil // no more calls into a process being killed
 	p.mu.Unlock()
-	p.log.Warn("plugin hung; killing it", "pid", pid, "reason", reason)
-	// The reason goes first, so the run loop reports the hang and not the
-	// lost connection that the kill causes.
+	p.log.Warn("killing plugin", "pid", pid, "reason", reason)
+	// The reason goes first, so the run loop reports it and not the lost
+	// connection that the kill causes.
 	if hung != nil {
 		select {
 		case hung <- reason:
@@ -427,8 +475,7 @@ func (p *proc) run() {
 // failed records a failure and waits out the backoff. It returns false if
 // the plugin was stopped meanwhile.
 func (p *proc) failed(err error) bool {
-	var ref *refusedError
-	refused := errors.As(err, &ref)
+	refused := errors.Is(err, errRefused)
 	p.mu.Lock()
 	p.failures++
 	if refused && p.failures < p.sup.opts.FailedAfter {
@@ -461,9 +508,11 @@ func (p *proc) failed(err error) bool {
 		p.setState(Stopped)
 		return false
 	case <-t.C:
-		p.setState(Starting)
-		return true
+	case <-p.retry:
+		p.log.Info("retrying plugin now")
 	}
+	p.setState(Starting)
+	return true
 }
 
 func (p *proc) setState(st State) {
@@ -490,6 +539,14 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	p.mu.Lock()
 	cfg := p.cfg
 	p.mu.Unlock()
+	sum, err := verify(p.sup.opts.Dir, p.name)
+	if err != nil {
+		return nil, nil, sdk.Info{}, err
+	}
+	var secure *plugin.SecureConfig
+	if sum != nil {
+		secure = &plugin.SecureConfig{Checksum: sum, Hash: sha256.New()}
+	}
 	stderr := &tail{}
 	cmd := exec.Command(p.path)
 	cmd.Env = append(os.Environ(), sdk.LogLevelEnv+"="+p.log.GetLevel().String())
@@ -502,6 +559,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
 		SkipHostEnv:      true, // cmd.Env has it already; ours must not be overridden
+		SecureConfig:     secure,
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.
@@ -512,8 +570,10 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	info, rpc, err := p.handshake(client, cfg)
 	if err != nil {
 		client.Kill()
-		var ref *refusedError
-		if errors.As(err, &ref) {
+		if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+			return nil, nil, sdk.Info{}, refuse("%s does not match its checksum in %s", p.path, SumsFile)
+		}
+		if errors.Is(err, errRefused) {
 			return nil, nil, sdk.Info{}, err
 		}
 		return nil, nil, sdk.Info{}, startError(err, stderr.lastLine())

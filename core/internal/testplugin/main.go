@@ -18,6 +18,9 @@
 //	oldproto  well-behaved, but speaks plugin protocol version sdk.ProtocolVersion-1
 //	sametopic well-behaved, topic "sametopic_update" whatever the digits
 //	systopic  well-behaved, but claims the built-in topic "system_update"
+//
+// If a file named like the executable plus ".starts" exists, every start
+// appends its time (Unix nanoseconds) to it, so tests can count starts.
 package main
 
 import (
@@ -106,6 +109,10 @@ func main() {
 	name := filepath.Base(os.Args[0])
 	mode := strings.TrimRight(name, "0123456789")
 	c := &testCollector{name: name, mode: mode}
+	if f, err := os.OpenFile(os.Args[0]+".starts", os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintln(f, time.Now().UnixNano())
+		f.Close()
+	}
 	switch mode {
 	case "junk":
 		fmt.Println("hello from a plugin that ignores the protocol")
