@@ -56,6 +56,8 @@ type Hub struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	// reserved counts slots taken by clients still being upgraded.
+	reserved int
 	closed  bool
 	unsub   func()
 
@@ -118,35 +120,58 @@ func (c *client) wants(topic string) bool {
 
 // ServeHTTP upgrades the request and serves the client until it goes away.
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The slot is taken before the upgrade answers, so clients are admitted
+	// in the order they asked: the 11th can never overtake the 10th.
+	reason := h.reserve()
 	conn, err := h.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		if reason == "" {
+			h.release()
+		}
 		return // the upgrader has answered with an HTTP error
 	}
-	c := &client{conn: conn, send: make(chan *websocket.PreparedMessage, h.opts.Buffer), addr: r.RemoteAddr,
-		written: make(chan struct{})}
-	if reason := h.register(c); reason != "" {
-		h.log.Warn("websocket client refused", "remote", c.addr, "reason", reason)
+	if reason != "" {
+		h.log.Warn("websocket client refused", "remote", r.RemoteAddr, "reason", reason)
 		msg := websocket.FormatCloseMessage(websocket.CloseTryAgainLater, reason)
 		_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		conn.Close()
 		return
 	}
+	c := &client{conn: conn, send: make(chan *websocket.PreparedMessage, h.opts.Buffer), addr: r.RemoteAddr,
+		written: make(chan struct{})}
+	h.register(c)
 	h.log.Debug("websocket client connected", "remote", c.addr)
 	go h.writeLoop(c)
 	h.readLoop(c)
 }
 
-// register adds c and queues the snapshot, under the same lock as
-// broadcast so the client sees no event older than its snapshot after it.
-func (h *Hub) register(c *client) string {
+// reserve takes a client slot, or returns why there is none.
+func (h *Hub) reserve() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return "server shutting down"
 	}
-	if len(h.clients) >= h.opts.MaxClients {
+	if len(h.clients)+h.reserved >= h.opts.MaxClients {
 		return "too many clients: the limit is " + strconv.Itoa(h.opts.MaxClients)
 	}
+	h.reserved++
+	return ""
+}
+
+func (h *Hub) release() {
+	h.mu.Lock()
+	h.reserved--
+	h.mu.Unlock()
+}
+
+// register turns a reserved slot into a client and queues the snapshot,
+// under the same lock as broadcast so the client sees no event older than
+// its snapshot after it. A client registering after Close is closed at once.
+func (h *Hub) register(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.reserved--
 	for _, ev := range h.bus.Snapshot() {
 		if pm, err := prepare(ev); err == nil {
 			select {
@@ -155,8 +180,12 @@ func (h *Hub) register(c *client) string {
 			}
 		}
 	}
+	if h.closed {
+		c.closeCode, c.closeText = websocket.CloseGoingAway, "server shutting down"
+		close(c.send)
+		return
+	}
 	h.clients[c] = struct{}{}
-	return ""
 }
 
 func (h *Hub) unregister(c *client) {

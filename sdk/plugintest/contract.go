@@ -120,6 +120,11 @@ func Check(t testing.TB, path string, c Contract) *Result {
 		start := time.Now()
 		topic, payload, err := p.Collect(cx)
 		took := time.Since(start)
+		if err != nil && cx.Err() == context.DeadlineExceeded {
+			// Either end of the stream may report the overrun first (a
+			// deadline error here, a reset from the plugin); name it alike.
+			err = fmt.Errorf("%w: Collect did not return within %v", context.DeadlineExceeded, c.Timeout)
+		}
 		cancel()
 		switch {
 		case err != nil:
