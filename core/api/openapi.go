@@ -111,7 +111,9 @@ func OpenAPI() []byte {
 	return openAPIDoc
 }
 
-func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) { writeRaw(w, http.StatusOK, OpenAPI()) }
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	writeRaw(w, http.StatusOK, OpenAPI())
+}
 
 type obj = map[string]any
 
