@@ -182,7 +182,7 @@ func disks(e *emitter, data []byte) error {
 		e.gauge("towerd_disk_spun_up", "1 when the disk is spinning (active).", b2f(d.SpinState == "active"), l...)
 		e.gauge("towerd_disk_smart_healthy", "SMART overall health: 1 PASSED, 0 FAILED, -1 unknown.", smartHealth(d.SMARTStatus), l...)
 		e.gauge("towerd_disk_smart_errors", "SMART errors logged.", float64(d.SMARTErrors), l...)
-		e.counter("towerd_disk_power_on_hours_total", "SMART power-on hours.", float64(d.PowerOnHours), l...)
+		e.counter("towerd_disk_power_on_seconds_total", "SMART power-on time.", float64(d.PowerOnHours)*3600, l...)
 		e.counter("towerd_disk_power_cycles_total", "SMART power cycles.", float64(d.PowerCycleCount), l...)
 		e.counter("towerd_disk_read_bytes_total", "Bytes read.", float64(d.ReadBytes), l...)
 		e.counter("towerd_disk_written_bytes_total", "Bytes written.", float64(d.WriteBytes), l...)
