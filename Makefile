@@ -5,7 +5,7 @@ PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 
-.PHONY: all build run test vet deps proto clean
+.PHONY: all build run test vet deps proto clean package
 
 all: build
 
@@ -23,6 +23,10 @@ vet:
 test: vet
 	$(GO) test -race -count=1 ./...
 
+# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and dist/towerd.plg.
+package:
+	GO=$(GO) packaging/unraid/build.sh dist
+
 # Installs what the tests need on a fresh Debian machine (root).
 deps:
 	@for s in .ci/setup.d/*.sh; do echo "== $$s"; bash $$s || exit 1; done
@@ -35,5 +39,5 @@ proto:
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative collector.proto
 
 clean:
-	rm -rf bin run
+	rm -rf bin run dist
 	find plugins.d -type f ! -name README.md ! -name SHA256SUMS -delete
