@@ -4,17 +4,35 @@ PORT     ?= 8043
 PLUGINS  := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 LDFLAGS  := -s -w
 BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
+# Lean builds (see README "Performance"): no cgo (static, no libc mapped),
+# no gRPC tracing, and plugins without go-plugin's host-side code
+# (towerd_plugin tag). Plugins in CGO_PLUGINS need cgo (vm loads libvirt
+# at run time: libvirt_dlopen). A -tags given later replaces earlier ones,
+# so every build line names all its tags.
+CGO_PLUGINS ?= vm
+PLUGIN_TAGS ?= towerd_plugin,grpcnotrace,libvirt_dlopen
 
-.PHONY: all build run test vet deps proto clean package
+.PHONY: all build run test vet deps proto clean bench package
 
 all: build
 
 build:
-	$(BUILD) -o bin/towerd ./cmd/towerd
-	@for p in $(PLUGINS); do echo "plugin $$p"; $(BUILD) -o plugins.d/$$p ./plugins/$$p || exit 1; done
+	CGO_ENABLED=0 $(BUILD) -tags grpcnotrace -o bin/towerd ./cmd/towerd
+	@for p in $(PLUGINS); do \
+		cgo=0; case " $(CGO_PLUGINS) " in *" $$p "*) cgo=1;; esac; \
+		echo "plugin $$p (cgo=$$cgo)"; \
+		CGO_ENABLED=$$cgo $(BUILD) -tags '$(PLUGIN_TAGS)' -o plugins.d/$$p ./plugins/$$p || exit 1; \
+	done
 
 run: build
 	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo testdata/unraid
+
+# Measures the built agent (see bench/README.md): memory, CPU, fan-out,
+# REST, restart and interval figures; results in bench/results.json.
+bench: build
+	CGO_ENABLED=0 $(BUILD) -o bin/benchecho ./core/internal/testplugin
+	CGO_ENABLED=0 $(BUILD) -o bin/towerbench ./cmd/towerbench
+	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json
 
 vet:
 	$(GO) vet ./...

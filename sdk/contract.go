@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/hashicorp/go-plugin"
 )
 
 // ProtocolVersion is the version of the plugin contract. It changes only
@@ -16,14 +14,12 @@ const ProtocolVersion = 1
 // PluginName is the key of the collector service in go-plugin's plugin map.
 const PluginName = "collector"
 
-// Handshake is shared by the core and every plugin. The cookie is not a
-// security measure: it stops a plugin binary from being run by hand by
-// mistake.
-var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
-	MagicCookieKey:   "TOWERD_PLUGIN",
-	MagicCookieValue: "b7f3c1d2-towerd-collector",
-}
+// The magic cookie of the handshake (see Handshake). It is not a security
+// measure: it stops a plugin binary from being run by hand by mistake.
+const (
+	MagicCookieKey   = "TOWERD_PLUGIN"
+	MagicCookieValue = "b7f3c1d2-towerd-collector"
+)
 
 // LogLevelEnv is set by the core on every plugin it starts, so plugins do
 // not format log lines the core would throw away.

@@ -1,16 +1,15 @@
+//go:build !towerd_plugin
+
 package sdk
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	pb "github.com/towerd/towerd/sdk/proto"
@@ -37,82 +36,6 @@ func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 // GRPCClient returns the host-side *Client.
 func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
 	return &Client{rpc: pb.NewCollectorClient(c), Conn: c}, nil
-}
-
-type grpcServer struct {
-	pb.UnimplementedCollectorServer
-	impl Collector
-}
-
-func (s *grpcServer) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
-	info := s.impl.Describe()
-	return &pb.DescribeResponse{
-		Name:                   info.Name,
-		Version:                info.Version,
-		Topic:                  info.Topic,
-		Description:            info.Description,
-		DefaultIntervalSeconds: uint32(info.DefaultInterval / time.Second),
-		Actions:                info.Actions,
-	}, nil
-}
-
-func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if c, ok := s.impl.(Configurable); ok {
-		if err := c.Configure(ctx, Config{Root: req.Root, Options: req.Options}); err != nil {
-			return nil, toStatus(err)
-		}
-	}
-	return &pb.ConfigureResponse{}, nil
-}
-
-func (s *grpcServer) Collect(ctx context.Context, _ *pb.CollectRequest) (*pb.CollectResponse, error) {
-	v, err := s.impl.Collect(ctx)
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	payload, err := json.Marshal(v)
-	if err != nil {
-		return nil, status.Errorf(codes.Internal, "encode payload: %v", err)
-	}
-	if string(payload) == "null" {
-		return nil, status.Error(codes.Internal, "collector returned a nil payload (use an empty slice for an empty list)")
-	}
-	return &pb.CollectResponse{Topic: s.impl.Describe().Topic, Payload: payload}, nil
-}
-
-func (s *grpcServer) Act(ctx context.Context, req *pb.ActRequest) (*pb.ActResponse, error) {
-	a, ok := s.impl.(Actor)
-	if !ok || !slices.Contains(s.impl.Describe().Actions, req.Action) {
-		return nil, status.Errorf(codes.Unimplemented, "unknown action %q", req.Action)
-	}
-	msg, err := a.Act(ctx, Action{Name: req.Action, Target: req.Target, Params: req.Params})
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return &pb.ActResponse{Message: msg}, nil
-}
-
-var errorCodes = []struct {
-	err  error
-	code codes.Code
-}{
-	{ErrInvalidArgument, codes.InvalidArgument},
-	{ErrNotFound, codes.NotFound},
-	{ErrUnsupported, codes.Unimplemented},
-	{ErrUnavailable, codes.Unavailable},
-	{ErrConflict, codes.FailedPrecondition},
-	{ErrTooLarge, codes.ResourceExhausted},
-	{context.DeadlineExceeded, codes.DeadlineExceeded},
-	{context.Canceled, codes.Canceled},
-}
-
-func toStatus(err error) error {
-	for _, ec := range errorCodes {
-		if errors.Is(err, ec.err) {
-			return status.Error(ec.code, err.Error())
-		}
-	}
-	return status.Error(codes.Unknown, err.Error())
 }
 
 // fromStatus turns a gRPC error back into an error that wraps the matching
@@ -194,8 +117,25 @@ func ValidateInfo(info Info) error {
 	switch {
 	case info.Name == "":
 		return errors.New("plugin has no name")
+	case !ValidName(info.Name):
+		return fmt.Errorf("plugin name %q is not 1-64 of a-z, 0-9, '-' and '_'", info.Name)
 	case len(info.Topic) <= len("_update") || info.Topic[len(info.Topic)-len("_update"):] != "_update":
 		return fmt.Errorf("topic %q does not end in _update", info.Topic)
 	}
 	return nil
+}
+
+// ValidName reports whether s may name a plugin: 1 to 64 bytes of lower-case
+// letters, digits, '-' and '_', so that it is safe in file names, URLs and
+// logs.
+func ValidName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }

@@ -81,6 +81,10 @@ func New(opts Options) *Agent {
 	supOpts.Dir = opts.PluginsDir
 	supOpts.Logger = a.log.Named("plugin")
 	supOpts.OnReady = a.pluginReady
+	supOpts.ReservedTopics = map[string]string{}
+	for _, e := range catalog.Builtins {
+		supOpts.ReservedTopics[e.Topic] = e.Name
+	}
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)
 	a.api = api.New(a.bus, a, a.hub)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode"
 
 	"github.com/towerd/towerd/sdk"
 )
@@ -135,3 +137,34 @@ func joinQuoted(ss []string) string {
 	b, _ := json.Marshal(ss)
 	return string(b)
 }
+
+// collectorAction serves POST /collectors/{name}/actions/{action}: any
+// plugin's declared action, third-party ones included. The target and
+// params come from an optional JSON body {"target": "...", ...}; the
+// plugin validates them, the core only bounds them.
+func (s *Server) collectorAction(w http.ResponseWriter, r *http.Request) {
+	name, action := pathVar(r, "name"), pathVar(r, "action")
+	if !genericWord.MatchString(action) {
+		writeError(w, http.StatusBadRequest, "invalid action name "+quoteForMessage(action))
+		return
+	}
+	params, err := actionParams(r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	target := params["target"]
+	delete(params, "target")
+	if len(target) > maxIDLength || strings.ContainsFunc(target, unicode.IsControl) {
+		writeError(w, http.StatusBadRequest, "invalid target "+quoteForMessage(target))
+		return
+	}
+	msg, err := s.control.Act(r.Context(), name, sdk.Action{Name: action, Target: target, Params: params})
+	if err != nil {
+		writeError(w, actionStatus(err), err.Error())
+		return
+	}
+	writeAction(w, msg)
+}
+
+var genericWord = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)

@@ -49,6 +49,9 @@ func operations() []operation {
 		{method: "GET", path: "/collectors/{name}/data", tag: "collectors", summary: "The collector's latest payload (third-party collectors too).", response: "Any", errors: []int{404}},
 		{method: "POST", path: "/collectors/{name}/enable", tag: "collectors", summary: "Enable and start; persisted.", errors: []int{404, 500}},
 		{method: "POST", path: "/collectors/{name}/disable", tag: "collectors", summary: "Disable and stop; persisted. system cannot be disabled.", errors: []int{400, 404, 500}},
+		{method: "POST", path: "/collectors/{name}/actions/{action}", tag: "actions",
+			summary: "Any action the collector declares (third-party plugins too); body {\"target\": \"...\", other params}.",
+			body:    "GenericActionRequest", errors: []int{400, 404, 409, 501, 503}},
 		{method: "PATCH", path: "/collectors/{name}/interval", tag: "collectors", summary: "Change the interval at run time; persisted.", body: "IntervalRequest", errors: []int{400, 404, 500}},
 
 		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name.",
@@ -180,6 +183,8 @@ func buildOpenAPI() obj {
 		"properties": obj{"interval": obj{"type": "integer", "minimum": 5, "maximum": 86400}}, "additionalProperties": false}
 	comps["ActionRequest"] = obj{"type": "object", "description": "Optional action parameters (strings, numbers or booleans).",
 		"properties": obj{"confirm": obj{"type": "boolean"}}}
+	comps["GenericActionRequest"] = obj{"type": "object", "description": "target plus action parameters (strings, numbers or booleans).",
+		"properties": obj{"target": obj{"type": "string", "maxLength": 253}}}
 	comps["Unauthorized"] = obj{"type": "object", "properties": obj{"error": obj{"type": "string"}}}
 	comps["Any"] = obj{"description": "Any JSON value: the collector's payload."}
 

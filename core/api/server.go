@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	r.HandleFunc("/collectors/{name}/enable", s.setEnabled(true)).Methods(http.MethodPost)
 	r.HandleFunc("/collectors/{name}/disable", s.setEnabled(false)).Methods(http.MethodPost)
 	r.HandleFunc("/collectors/{name}/interval", s.setInterval).Methods(http.MethodPatch)
+	r.HandleFunc("/collectors/{name}/actions/{action}", s.collectorAction).Methods(http.MethodPost)
 }
 
 // prefixed registers routes under Prefix.

@@ -54,3 +54,30 @@ func TestActionRoutingAndValidation(t *testing.T) {
 		t.Errorf("bad requests restarted the plugin %d times", n)
 	}
 }
+
+// Any plugin's declared actions are reachable through the generic route.
+func TestGenericCollectorActionRoute(t *testing.T) {
+	t.Parallel()
+	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo")})
+	a.WaitCollector(t, "echo", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	cases := []struct {
+		path, body string
+		code       int
+		msg        string
+	}{
+		{"/api/v1/collectors/echo/actions/start", `{"target":"job 7"}`, 200, "start job 7 ok"},
+		{"/api/v1/collectors/echo/actions/ping", ``, 200, "ping  ok"},
+		{"/api/v1/collectors/echo/actions/start", `{"target":"missing"}`, 404, "missing"},
+		{"/api/v1/collectors/echo/actions/launch", ``, 501, "not supported"},
+		{"/api/v1/collectors/echo/actions/Bad%20Name", ``, 400, "invalid action name"},
+		{"/api/v1/collectors/echo/actions/start", `{"target":"a\u0000b"}`, 400, "invalid target"},
+		{"/api/v1/collectors/echo/actions/start", `{"target":{"x":1}}`, 400, "must be a string"},
+		{"/api/v1/collectors/nope/actions/start", ``, 404, "unknown collector"},
+	}
+	for _, tc := range cases {
+		code, b := a.Do(t, http.MethodPost, tc.path, tc.body)
+		if code != tc.code || !strings.Contains(string(b), tc.msg) {
+			t.Errorf("POST %s %s: %d %s, want %d containing %q", tc.path, tc.body, code, b, tc.code, tc.msg)
+		}
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/towerd/towerd/sdk"
 )
 
 // Discover lists the plugin executables in dir: regular files with an
@@ -33,15 +35,5 @@ func Discover(dir string) ([]string, error) {
 }
 
 // validName accepts collector names that are safe in URLs, file names and
-// logs: lower-case letters, digits, '-' and '_', at most 64 bytes.
-func validName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
+// logs (sdk.ValidName).
+func validName(s string) bool { return sdk.ValidName(s) }

@@ -56,6 +56,9 @@ type Options struct {
 	FailedAfter int
 	// MaxPayload is the largest payload accepted from Collect (default 8 MiB).
 	MaxPayload int
+	// ReservedTopics maps a topic to the only plugin allowed to serve it
+	// (the built-ins' topics), so no other plugin can take it over.
+	ReservedTopics map[string]string
 }
 
 func (o *Options) setDefaults() {
@@ -269,6 +272,8 @@ type proc struct {
 	path string
 	log  hclog.Logger
 
+	topic string // topic claimed by this plugin; guarded by sup.mu
+
 	stop     chan struct{} // closed to stop the run loop
 	stopOnce sync.Once
 	done     chan struct{} // closed when the run loop has exited
@@ -396,6 +401,10 @@ func (p *proc) run() {
 		stopWatch()
 		p.mu.Lock()
 		p.rpc, p.pid = nil, 0
+		if reason != nil {
+			p.restarts++
+			p.state = Restarting
+		}
 		p.mu.Unlock()
 		client.Kill()
 		if reason == nil {
@@ -403,9 +412,6 @@ func (p *proc) run() {
 			p.log.Info("plugin stopped")
 			return
 		}
-		p.mu.Lock()
-		p.restarts++
-		p.mu.Unlock()
 		if !p.failed(reason) {
 			return
 		}
@@ -415,8 +421,15 @@ func (p *proc) run() {
 // failed records a failure and waits out the backoff. It returns false if
 // the plugin was stopped meanwhile.
 func (p *proc) failed(err error) bool {
+	var ref *refusedError
+	refused := errors.As(err, &ref)
 	p.mu.Lock()
 	p.failures++
+	if refused && p.failures < p.sup.opts.FailedAfter {
+		// Retrying will not help until the plugin or the other side changes.
+		p.failures = p.sup.opts.FailedAfter
+	}
+	sameErr := p.lastErr == err.Error()
 	p.lastErr = err.Error()
 	n := p.failures
 	if n >= p.sup.opts.FailedAfter {
@@ -426,7 +439,11 @@ func (p *proc) failed(err error) bool {
 	}
 	p.mu.Unlock()
 	delay := p.sup.backoff(n)
-	if n == p.sup.opts.FailedAfter {
+	if refused {
+		if !sameErr {
+			p.log.Error("plugin refused", "reason", err, "retry_in", delay)
+		}
+	} else if n == p.sup.opts.FailedAfter {
 		p.log.Error("plugin keeps failing; retrying at the longest interval", "failures", n, "retry_in", delay, "error", err)
 	} else if n < p.sup.opts.FailedAfter {
 		p.log.Warn("plugin failed", "error", err, "retry_in", delay)
@@ -478,6 +495,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Logger:           p.log,
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
+		SkipHostEnv:      true, // cmd.Env has it already; ours must not be overridden
 		GRPCDialOptions: []grpc.DialOption{
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.
@@ -488,6 +506,10 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 	info, rpc, err := p.handshake(client, cfg)
 	if err != nil {
 		client.Kill()
+		var ref *refusedError
+		if errors.As(err, &ref) {
+			return nil, nil, sdk.Info{}, err
+		}
 		return nil, nil, sdk.Info{}, startError(err, stderr.lastLine())
 	}
 	return client, rpc, info, nil
@@ -496,6 +518,9 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 func (p *proc) handshake(client *plugin.Client, cfg sdk.Config) (sdk.Info, *sdk.Client, error) {
 	proto, err := client.Client()
 	if err != nil {
+		if v, ok := pluginProtocol(err); ok {
+			return sdk.Info{}, nil, protocolRefusal(v)
+		}
 		return sdk.Info{}, nil, fmt.Errorf("start: %w", err)
 	}
 	raw, err := proto.Dispense(sdk.PluginName)
@@ -513,13 +538,13 @@ func (p *proc) handshake(client *plugin.Client, cfg sdk.Config) (sdk.Info, *sdk.
 		return sdk.Info{}, nil, fmt.Errorf("describe: %w", err)
 	}
 	if err := sdk.ValidateInfo(info); err != nil {
-		return sdk.Info{}, nil, fmt.Errorf("describe: %w", err)
+		return sdk.Info{}, nil, refuse("describe: %w", err)
 	}
 	if info.Name != p.name {
-		return sdk.Info{}, nil, fmt.Errorf("describe: plugin file %q calls itself %q; the names must match", p.name, info.Name)
+		return sdk.Info{}, nil, refuse("describe: plugin file %q calls itself %q; the names must match", p.name, info.Name)
 	}
-	if other := p.sup.topicOwner(info.Topic, p.name); other != "" {
-		return sdk.Info{}, nil, fmt.Errorf("describe: topic %q is already served by plugin %q", info.Topic, other)
+	if err := p.sup.claimTopic(p, info.Topic); err != nil {
+		return sdk.Info{}, nil, refuse("describe: %w", err)
 	}
 	if err := rpc.Configure(ctx, cfg); err != nil {
 		return sdk.Info{}, nil, fmt.Errorf("configure: %w", err)
@@ -527,22 +552,26 @@ func (p *proc) handshake(client *plugin.Client, cfg sdk.Config) (sdk.Info, *sdk.
 	return info, rpc, nil
 }
 
-// topicOwner returns the running plugin other than name that serves topic.
-func (s *Supervisor) topicOwner(topic, name string) string {
+// claimTopic gives topic to p unless it is reserved for another plugin or
+// another plugin that is not stopped already serves it. Check and claim
+// happen under one lock, so of two plugins started at once with the same
+// topic exactly one gets it.
+func (s *Supervisor) claimTopic(p *proc, topic string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for n, p := range s.procs {
-		if n == name || p.isStopped() {
+	if owner, ok := s.opts.ReservedTopics[topic]; ok && owner != p.name {
+		return fmt.Errorf("topic %q belongs to the built-in collector %q; choose another topic", topic, owner)
+	}
+	for n, o := range s.procs {
+		if n == p.name || o.isStopped() {
 			continue
 		}
-		p.mu.Lock()
-		t := p.info.Topic
-		p.mu.Unlock()
-		if t == topic {
-			return n
+		if o.topic == topic {
+			return fmt.Errorf("topic %q is already served by plugin %q; choose another topic", topic, n)
 		}
 	}
-	return ""
+	p.topic = topic
+	return nil
 }
 
 // watchExit returns a channel that is closed when the plugin's connection

@@ -20,7 +20,11 @@ mkdir -p "$inst/plugins.d" "$stage/etc/rc.d" "$stage/install"
 
 cd "$repo"
 flags=(-trimpath -ldflags "-s -w -X github.com/towerd/towerd/sdk.Version=$version")
-export CGO_ENABLED=${CGO_ENABLED:-0} GOOS=linux GOARCH=amd64
+export GOOS=linux GOARCH=amd64
+# The Makefile's lean builds: static, no gRPC tracing, plugins without
+# go-plugin's host side; vm needs cgo to load libvirt at run time.
+CGO_PLUGINS=${CGO_PLUGINS:-vm}
+PLUGIN_TAGS=${PLUGIN_TAGS:-towerd_plugin,grpcnotrace,libvirt_dlopen}
 # One build per core at a time: linking ten binaries dominates.
 jobs=$(nproc 2>/dev/null || echo 2)
 build() { # OUT PKG [extra flags]
@@ -28,15 +32,13 @@ build() { # OUT PKG [extra flags]
   shift 2
   "$GO" build "${flags[@]}" "$@" -o "$out" "$pkg"
 }
-build "$inst/towerd" ./cmd/towerd &
+CGO_ENABLED=0 build "$inst/towerd" ./cmd/towerd -tags grpcnotrace &
 for main in plugins/*/main.go; do
   p=$(basename "$(dirname "$main")")
   while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
-  if [ "$p" = vm ]; then  # libvirt_dlopen: loads libvirt.so at run time, needs cgo
-    CGO_ENABLED=1 build "$inst/plugins.d/$p" "./plugins/$p" -tags libvirt_dlopen &
-  else
-    build "$inst/plugins.d/$p" "./plugins/$p" &
-  fi
+  cgo=0
+  case " $CGO_PLUGINS " in *" $p "*) cgo=1 ;; esac
+  CGO_ENABLED=$cgo build "$inst/plugins.d/$p" "./plugins/$p" -tags "$PLUGIN_TAGS" &
 done
 for j in $(jobs -p); do wait "$j"; done  # fails the script if any build failed
 (cd "$inst/plugins.d" && sha256sum -- * >SHA256SUMS)

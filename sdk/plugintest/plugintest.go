@@ -27,10 +27,14 @@ var (
 	buildCache = map[string]string{}
 )
 
-// Build compiles the Go main package at pkg (an import path or a directory
-// relative to the test's working directory) once per test binary and returns
-// the path of the executable, named after the last element of pkg unless
-// name is given.
+// Build compiles a Go main package once per test binary and returns the
+// path of the executable. pkg is an import path of the current module, a
+// directory relative to the test's working directory ("." for the package
+// under test), or the directory of a separate module (one with its own
+// go.mod, such as an out-of-tree plugin), which is built inside that module.
+// The executable is named after the last element of pkg (the directory's
+// name for "." and other relative paths) unless name is given; towerd
+// requires it to equal the name the plugin describes itself with.
 func Build(t testing.TB, pkg string, name ...string) string {
 	t.Helper()
 	buildMu.Lock()
@@ -44,16 +48,35 @@ func Build(t testing.TB, pkg string, name ...string) string {
 		t.Fatal(err)
 	}
 	bin := filepath.Base(pkg)
+	cmd := exec.Command("go", "build", "-o", "", pkg)
+	if isLocalPath(pkg) {
+		abs, err := filepath.Abs(pkg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Base(abs)
+		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err == nil {
+			cmd = exec.Command("go", "build", "-o", "", ".")
+			cmd.Dir = abs
+		}
+	}
 	if len(name) > 0 {
 		bin = name[0]
 	}
 	out := filepath.Join(dir, bin)
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Args[3] = out
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	buildCache[key] = out
 	return out
+}
+
+// isLocalPath reports whether pkg names a directory rather than an import
+// path, following the go command's rule: it is absolute or starts with "."
+func isLocalPath(pkg string) bool {
+	return filepath.IsAbs(pkg) || pkg == "." || pkg == ".." ||
+		strings.HasPrefix(pkg, "./") || strings.HasPrefix(pkg, "../")
 }
 
 // Plugin is a running plugin process.
@@ -86,6 +109,7 @@ func Launch(path string, env ...string) (*Plugin, error) {
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		Logger:           hclog.New(&hclog.LoggerOptions{Name: filepath.Base(path), Level: hclog.Warn, Output: os.Stderr}),
 		StartTimeout:     10 * time.Second,
+		SkipHostEnv:      true, // cmd.Env already has it, and env must win over it
 	})
 	rpc, err := c.Client()
 	if err != nil {

@@ -14,6 +14,10 @@
 //	badjson   answers with bytes that are not JSON
 //	crashn    crashes on the option crash_at-th Collect
 //	leak      keeps option leak_mb more memory on every Collect
+//	newproto  well-behaved, but speaks plugin protocol version sdk.ProtocolVersion+1
+//	oldproto  well-behaved, but speaks plugin protocol version sdk.ProtocolVersion-1
+//	sametopic well-behaved, topic "sametopic_update" whatever the digits
+//	systopic  well-behaved, but claims the built-in topic "system_update"
 package main
 
 import (
@@ -39,8 +43,15 @@ type testCollector struct {
 }
 
 func (c *testCollector) Describe() sdk.Info {
+	topic := c.name + "_update"
+	switch c.mode {
+	case "sametopic":
+		topic = "sametopic_update"
+	case "systopic":
+		topic = "system_update"
+	}
 	return sdk.Info{
-		Name: c.name, Version: "9.9.9", Topic: c.name + "_update",
+		Name: c.name, Version: "9.9.9", Topic: topic,
 		Description: "test plugin in mode " + c.mode, DefaultInterval: 5 * time.Second,
 		Actions: []string{"ping", "start"},
 	}
@@ -110,6 +121,14 @@ func main() {
 		return
 	case "badjson":
 		serveBadJSON(c)
+		return
+	case "newproto", "oldproto":
+		hs := sdk.Handshake
+		hs.ProtocolVersion = sdk.ProtocolVersion + 1
+		if mode == "oldproto" {
+			hs.ProtocolVersion = sdk.ProtocolVersion - 1
+		}
+		plugin.Serve(&plugin.ServeConfig{HandshakeConfig: hs, Plugins: sdk.PluginMap(c), GRPCServer: plugin.DefaultGRPCServer})
 		return
 	}
 	sdk.Serve(c)

@@ -1,0 +1,33 @@
+// Package units formats byte counts for the human-readable fields of the
+// payloads (memory_display of containers and VMs), in one spelling for
+// every plugin: IEC units with one decimal, "512.0 MiB / 2.0 GiB".
+package units
+
+import "fmt"
+
+var iec = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+
+// Bytes formats n with IEC units and one decimal: 0 → "0 B",
+// 1536 → "1.5 KiB", 2147483648 → "2.0 GiB".
+func Bytes(n uint64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	i := 0
+	for v >= 1024 && i < len(iec)-1 {
+		v /= 1024
+		i++
+	}
+	// Rounding to one decimal can reach 1024.0; move up one unit then.
+	if v >= 1023.95 && i < len(iec)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, iec[i])
+}
+
+// Usage formats "used / limit", e.g. "512.0 MiB / 2.0 GiB".
+func Usage(used, limit uint64) string {
+	return Bytes(used) + " / " + Bytes(limit)
+}

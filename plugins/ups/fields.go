@@ -1,0 +1,156 @@
+package main
+
+import (
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/towerd/towerd/sdk/schema"
+)
+
+// num parses the leading number of a value such as "229.5", "229.5 Volts"
+// or "1200.0 Minutes"; ok is false for "", "N/A" and anything else.
+func num(s string) (float64, bool) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
+}
+
+// round2 keeps two decimals, enough for watts and volts.
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// fillPower sets power_watts from a reported value, or from load × nominal
+// when only those exist.
+func fillPower(u *schema.UPS, reported float64, haveReported bool) {
+	switch {
+	case haveReported:
+		u.PowerWatts = round2(reported)
+	case u.NominalPowerWatts > 0:
+		u.PowerWatts = round2(u.LoadPercent / 100 * u.NominalPowerWatts)
+	}
+}
+
+// nutStatus maps NUT's ups.status flags ("OL", "OB DISCHRG", "OB LB", ...)
+// to ONLINE/ONBATT/LOWBATT. Anything else (OFF, BYPASS, ...) is passed on
+// as NUT wrote it.
+func nutStatus(s string) string {
+	flags := strings.Fields(s)
+	has := func(f string) bool {
+		for _, x := range flags {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("LB"):
+		return "LOWBATT"
+	case has("OB"):
+		return "ONBATT"
+	case has("OL"):
+		return "ONLINE"
+	case len(flags) == 0:
+		return "UNKNOWN"
+	}
+	return strings.Join(flags, " ")
+}
+
+// fromNUT maps upsd variables to the payload.
+func fromNUT(vars map[string]string) schema.UPS {
+	u := schema.UPS{Connected: true, Status: nutStatus(vars["ups.status"])}
+	if u.Status == "WAIT" { // the driver has not delivered data yet
+		u.Connected = false
+	}
+	u.Model = vars["device.model"]
+	if u.Model == "" {
+		u.Model = vars["ups.model"]
+	}
+	if v, ok := num(vars["battery.charge"]); ok {
+		u.BatteryChargePercent = v
+	}
+	if v, ok := num(vars["battery.runtime"]); ok {
+		u.BatteryRuntimeSeconds = int64(v)
+	}
+	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
+	if v, ok := num(vars["ups.load"]); ok {
+		u.LoadPercent = v
+	}
+	if v, ok := num(vars["input.voltage"]); ok {
+		u.InputVoltage = v
+	}
+	if v, ok := num(vars["output.voltage"]); ok {
+		u.OutputVoltage = v
+	}
+	if v, ok := num(vars["ups.realpower.nominal"]); ok {
+		u.NominalPowerWatts = v
+	}
+	p, ok := num(vars["ups.realpower"])
+	fillPower(&u, p, ok)
+	return u
+}
+
+// apcStatus maps apcupsd's STATUS ("ONLINE", "ONBATT", "ONBATT LOWBATT",
+// "ONLINE NOBATT", "COMMLOST", ...) to ONLINE/ONBATT/LOWBATT; connected is
+// false when apcupsd has lost the UPS.
+func apcStatus(s string) (status string, connected bool) {
+	flags := strings.Fields(s)
+	has := func(f string) bool {
+		for _, x := range flags {
+			if x == f {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("COMMLOST"):
+		return "COMMLOST", false
+	case has("LOWBATT"):
+		return "LOWBATT", true
+	case has("ONBATT"):
+		return "ONBATT", true
+	case has("ONLINE"):
+		return "ONLINE", true
+	case len(flags) == 0:
+		return "UNKNOWN", true
+	}
+	return strings.Join(flags, " "), true
+}
+
+// fromAPC maps apcupsd NIS status records to the payload.
+func fromAPC(rec map[string]string) schema.UPS {
+	var u schema.UPS
+	u.Status, u.Connected = apcStatus(rec["STATUS"])
+	u.Model = rec["MODEL"]
+	if u.Model == "" {
+		u.Model = rec["UPSNAME"]
+	}
+	if v, ok := num(rec["BCHARGE"]); ok {
+		u.BatteryChargePercent = v
+	}
+	if v, ok := num(rec["TIMELEFT"]); ok { // minutes
+		u.BatteryRuntimeSeconds = int64(math.Round(v * 60))
+	}
+	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
+	if v, ok := num(rec["LOADPCT"]); ok {
+		u.LoadPercent = v
+	}
+	if v, ok := num(rec["LINEV"]); ok {
+		u.InputVoltage = v
+	}
+	if v, ok := num(rec["OUTPUTV"]); ok {
+		u.OutputVoltage = v
+	}
+	if v, ok := num(rec["NOMPOWER"]); ok {
+		u.NominalPowerWatts = v
+	}
+	fillPower(&u, 0, false) // apcupsd reports no real power
+	return u
+}
