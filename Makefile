@@ -13,7 +13,7 @@ BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 CGO_PLUGINS ?= vm
 PLUGIN_TAGS ?= towerd_plugin,grpcnotrace,libvirt_dlopen
 
-.PHONY: all build run test vet deps proto clean bench fuzz chaos
+.PHONY: all build run test vet deps proto clean bench fuzz chaos package
 
 all: build
 
@@ -54,6 +54,10 @@ chaos:
 	TOWERD_CHAOS_KILLS=$(CHAOS_KILLS) TOWERD_CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(GO) test -count=1 -v -timeout 10m -run '^TestChaosKillPlugins$$' ./core/e2e/
 
+# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and dist/towerd.plg.
+package:
+	GO=$(GO) packaging/unraid/build.sh dist
+
 # Installs what the tests need on a fresh Debian machine (root).
 deps:
 	@for s in .ci/setup.d/*.sh; do echo "== $$s"; bash $$s || exit 1; done
@@ -66,5 +70,5 @@ proto:
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative collector.proto
 
 clean:
-	rm -rf bin run
+	rm -rf bin run dist
 	find plugins.d -type f ! -name README.md ! -name SHA256SUMS -delete

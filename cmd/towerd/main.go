@@ -1,6 +1,7 @@
 // Command towerd is the towerd agent: `towerd` (or `towerd serve`) runs the
 // host process that supervises the collector plugins and serves REST and
-// WebSocket on :8043.
+// WebSocket on :8043. `towerd collectors ...` and `towerd status` are
+// clients of a running agent (cli.go).
 package main
 
 import (
@@ -33,6 +34,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
+		return runClient(args, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}

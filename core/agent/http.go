@@ -5,14 +5,24 @@ import (
 
 	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/diag"
+	"github.com/towerd/towerd/core/metrics"
+	"github.com/towerd/towerd/core/web"
 )
 
 // httpHandler is everything served on the port: the REST API with the
-// WebSocket under /api/v1. Middleware (auth, limits) and further handlers
-// (metrics, status page) are composed here, in one place.
+// WebSocket under /api/v1, Prometheus metrics, the status page and, when
+// asked for, runtime diagnostics, all behind the guard (auth, limits).
+// They are composed here, in one place.
 func (a *Agent) httpHandler() http.Handler {
+	r := a.api.Router()
 	if a.opts.DebugRuntime {
-		a.api.Router().Handle(api.Prefix+diag.Path, diag.Handler()).Methods(http.MethodGet)
+		r.Handle(api.Prefix+diag.Path, diag.Handler()).Methods(http.MethodGet)
 	}
+	// Prometheus metrics, read from the bus cache and collector states.
+	r.Handle(metrics.Path, metrics.Handler(metrics.Source{
+		Bus: a.bus, Collectors: a.Collectors, WSClients: a.hub.Clients, WSDropped: a.hub.Dropped,
+	})).Methods(http.MethodGet, http.MethodHead)
+	// The status page: static, public; it calls the API with the token.
+	r.Handle("/", web.Handler()).Methods(http.MethodGet, http.MethodHead)
 	return a.guard.Wrap(a.api)
 }

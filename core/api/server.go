@@ -54,6 +54,7 @@ func (s *Server) routes() {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 	r.Handle("/ws", s.ws).Methods(http.MethodGet)
+	r.HandleFunc("/openapi.json", s.openAPI).Methods(http.MethodGet)
 
 	for _, e := range endpoints {
 		r.HandleFunc(e.path, s.serveTopic(e)).Methods(http.MethodGet)

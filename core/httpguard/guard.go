@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,9 @@ type Options struct {
 	Prefix string
 	// OpenPaths need no token (default /api/v1/health).
 	OpenPaths []string
+	// AlsoProtected are paths outside Prefix that need the token too
+	// (default /metrics, which serves the same data as the API).
+	AlsoProtected []string
 	// WSPath is the WebSocket route, which also takes the token from the
 	// query parameter "token" (or "access_token") or a Sec-WebSocket-Protocol
 	// entry "bearer.<token>" (default /api/v1/ws).
@@ -77,6 +81,9 @@ func New(opts Options) *Guard {
 	}
 	if opts.OpenPaths == nil {
 		opts.OpenPaths = []string{opts.Prefix + "/health"}
+	}
+	if opts.AlsoProtected == nil {
+		opts.AlsoProtected = []string{"/metrics"}
 	}
 	if opts.WSPath == "" {
 		opts.WSPath = opts.Prefix + "/ws"
@@ -142,7 +149,7 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 // authorized reports whether r may pass: no token configured, an open
 // path, or the right token.
 func (g *Guard) authorized(r *http.Request) bool {
-	if g.opts.Token == "" || !strings.HasPrefix(r.URL.Path, g.opts.Prefix) {
+	if g.opts.Token == "" || !strings.HasPrefix(r.URL.Path, g.opts.Prefix) && !slices.Contains(g.opts.AlsoProtected, r.URL.Path) {
 		return true
 	}
 	for _, p := range g.opts.OpenPaths {

@@ -309,3 +309,27 @@ func FuzzTokenParsers(f *testing.F) {
 		}
 	})
 }
+
+// With a token, /metrics needs it like the API; the status page and
+// /api/v1/health stay open.
+func TestTokenCoversMetricsNotStatusPage(t *testing.T) {
+	g := New(Options{Token: "s3cret"})
+	h := g.Wrap(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
+	for path, want := range map[string]int{
+		"/metrics": http.StatusUnauthorized, "/api/v1/system": http.StatusUnauthorized,
+		"/": http.StatusOK, "/api/v1/health": http.StatusOK,
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s without token: %d, want %d", path, rec.Code, want)
+		}
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		rec = httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Errorf("GET %s with token: %d", path, rec.Code)
+		}
+	}
+}

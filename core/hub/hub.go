@@ -58,8 +58,8 @@ type Hub struct {
 	clients map[*client]struct{}
 	// reserved counts slots taken by clients still being upgraded.
 	reserved int
-	closed  bool
-	unsub   func()
+	closed   bool
+	unsub    func()
 
 	dropped atomic.Int64
 }

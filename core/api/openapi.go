@@ -1,0 +1,289 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/towerd/towerd/sdk"
+	"github.com/towerd/towerd/sdk/schema"
+)
+
+// The OpenAPI 3 description of the REST API, served at
+// /api/v1/openapi.json. It is built from the operations table below and the
+// Go types of the payloads; a test walks the router so that the table and
+// the real routes cannot drift apart.
+
+// operation is one method on one path, relative to Prefix.
+type operation struct {
+	method, path, tag, summary string
+	// response is a component schema name, or "" for the action response.
+	response string
+	// body is the request body's component schema name, if any.
+	body  string
+	query []queryParam
+	// enums for path parameters, e.g. the allowed actions.
+	enums map[string][]string
+	// errors are the documented error statuses besides 401.
+	errors []int
+}
+
+type queryParam struct{ name, typ, desc string }
+
+func operations() []operation {
+	ops := []operation{
+		{method: "GET", path: "/health", tag: "monitoring", summary: "Liveness; always open, even with a token set.", response: "Health"},
+		{method: "GET", path: "/ws", tag: "monitoring", summary: "WebSocket upgrade: events {event, timestamp, data, topic}; send {\"subscribe\":[topics]} to filter.", response: "-"},
+		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This document.", response: "-"},
+		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Whether the docker collector is enabled and installed.", response: "Settings"},
+		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Whether the vm collector is enabled and installed.", response: "Settings"},
+
+		{method: "GET", path: "/collectors", tag: "collectors", summary: "Every collector with its state (same as /collectors/status).", response: "CollectorList"},
+		{method: "GET", path: "/collectors/status", tag: "collectors", summary: "Every collector with its state.", response: "CollectorList"},
+		{method: "GET", path: "/collectors/{name}", tag: "collectors", summary: "One collector.", response: "CollectorResponse", errors: []int{404}},
+		{method: "GET", path: "/collectors/{name}/data", tag: "collectors", summary: "The collector's latest payload (third-party collectors too).", response: "Any", errors: []int{404}},
+		{method: "POST", path: "/collectors/{name}/enable", tag: "collectors", summary: "Enable and start; persisted.", errors: []int{404, 500}},
+		{method: "POST", path: "/collectors/{name}/disable", tag: "collectors", summary: "Disable and stop; persisted. system cannot be disabled.", errors: []int{400, 404, 500}},
+		{method: "POST", path: "/collectors/{name}/actions/{action}", tag: "actions",
+			summary: "Any action the collector declares (third-party plugins too); body {\"target\": \"...\", other params}.",
+			body:    "GenericActionRequest", errors: []int{400, 404, 409, 501, 503}},
+		{method: "PATCH", path: "/collectors/{name}/interval", tag: "collectors", summary: "Change the interval at run time; persisted.", body: "IntervalRequest", errors: []int{400, 404, 500}},
+
+		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name.",
+			enums: map[string][]string{"action": dockerTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
+		{method: "POST", path: "/vm/{id}/{action}", tag: "actions", summary: "VM action; {id} is the VM name (URL-encoded). reset needs {\"confirm\":true}.",
+			body: "ActionRequest", enums: map[string][]string{"action": vmTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
+		{method: "POST", path: "/disks/{id}/{action}", tag: "actions", summary: "Spin a disk up or down.",
+			enums: map[string][]string{"action": diskTarget.actions}, errors: []int{400, 404, 501, 503}},
+		{method: "POST", path: "/array/parity-check/{action}", tag: "actions", summary: "Parity check control (Unraid only).",
+			enums: map[string][]string{"action": parityTarget.actions},
+			query: []queryParam{{"correcting", "boolean", "start only: write corrections"}}, errors: []int{400, 501, 503}},
+	}
+	for _, e := range endpoints {
+		comp := componentOf(e.topic)
+		list := e.itemKeys != nil || e.fallback != nil && string(e.fallback()) == "[]"
+		resp := comp
+		if list {
+			resp = "[]" + comp
+		}
+		ops = append(ops, operation{method: "GET", path: e.path, tag: "monitoring",
+			summary: "Latest " + e.topic + " payload from the cache (defaults before the first collect).", response: resp})
+		if e.itemKeys != nil {
+			ops = append(ops, operation{method: "GET", path: e.path + "/{id}", tag: "monitoring",
+				summary: "One item; {id} matches " + strings.Join(e.itemKeys, ", ") + ".", response: comp, errors: []int{400, 404}})
+		}
+	}
+	return ops
+}
+
+// payloadTypes are the component schemas generated from Go types.
+var payloadTypes = map[string]any{
+	"System": schema.System{}, "Array": schema.Array{}, "Disk": schema.Disk{}, "Container": schema.Container{},
+	"VM": schema.VM{}, "UPS": schema.UPS{}, "GPU": schema.GPU{}, "NetworkInterface": schema.NetworkInterface{},
+	"Share": schema.Share{}, "Fan": schema.Fan{}, "Temperature": schema.Temperature{}, "Port": schema.Port{},
+	"Collector": CollectorStatus{}, "CollectorList": statusList{}, "Error": errorBody{}, "ActionResponse": actionBody{},
+}
+
+func componentOf(topic string) string {
+	return map[string]string{
+		schema.TopicSystem: "System", schema.TopicArray: "Array", schema.TopicDisks: "Disk",
+		schema.TopicContainers: "Container", schema.TopicVMs: "VM", schema.TopicUPS: "UPS",
+		schema.TopicGPU: "GPU", schema.TopicNetwork: "NetworkInterface", schema.TopicShares: "Share",
+	}[topic]
+}
+
+var (
+	openAPIOnce sync.Once
+	openAPIDoc  []byte
+)
+
+// OpenAPI returns the document as JSON.
+func OpenAPI() []byte {
+	openAPIOnce.Do(func() {
+		b, err := json.MarshalIndent(buildOpenAPI(), "", "  ")
+		if err != nil {
+			panic("openapi: " + err.Error()) // static input: a programming error
+		}
+		openAPIDoc = b
+	})
+	return openAPIDoc
+}
+
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request) {
+	writeRaw(w, http.StatusOK, OpenAPI())
+}
+
+type obj = map[string]any
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func buildOpenAPI() obj {
+	paths := obj{}
+	for _, op := range operations() {
+		item, _ := paths[op.path].(obj)
+		if item == nil {
+			item = obj{}
+			paths[op.path] = item
+		}
+		o := obj{"summary": op.summary, "tags": []string{op.tag},
+			"operationId": strings.ToLower(op.method) + opName(op.path)}
+		var params []obj
+		for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+			sch := obj{"type": "string"}
+			if e := op.enums[m[1]]; e != nil {
+				sch["enum"] = e
+			}
+			params = append(params, obj{"name": m[1], "in": "path", "required": true, "schema": sch})
+		}
+		for _, q := range op.query {
+			params = append(params, obj{"name": q.name, "in": "query", "description": q.desc, "schema": obj{"type": q.typ}})
+		}
+		if params != nil {
+			o["parameters"] = params
+		}
+		if op.body != "" {
+			o["requestBody"] = obj{"required": op.body == "IntervalRequest",
+				"content": obj{"application/json": obj{"schema": ref(op.body)}}}
+		}
+		resps := obj{}
+		switch {
+		case op.path == "/ws":
+			resps["101"] = obj{"description": "Switching protocols to WebSocket."}
+		case op.response == "-":
+			resps["200"] = obj{"description": "OK", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}
+		case op.response == "":
+			resps["200"] = jsonResponse("Done.", ref("ActionResponse"))
+		default:
+			resps["200"] = jsonResponse("OK", schemaRef(op.response))
+		}
+		for _, code := range op.errors {
+			resps[itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
+		}
+		if op.path != "/health" {
+			resps["401"] = jsonResponse("A token is configured and the request lacks it.", ref("Unauthorized"))
+			o["security"] = []obj{{"bearer": []string{}}}
+		}
+		o["responses"] = resps
+		item[strings.ToLower(op.method)] = o
+	}
+
+	comps := obj{}
+	for name, v := range payloadTypes {
+		comps[name] = typeSchema(reflect.TypeOf(v), true)
+	}
+	comps["Health"] = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": obj{"type": "string", "enum": []string{"ok"}}}}
+	comps["Settings"] = obj{"type": "object", "required": []string{"enabled"}, "properties": obj{"enabled": obj{"type": "boolean"}}}
+	comps["CollectorResponse"] = obj{"type": "object", "properties": obj{"success": obj{"type": "boolean"}, "collector": ref("Collector")}}
+	comps["IntervalRequest"] = obj{"type": "object", "required": []string{"interval"},
+		"properties": obj{"interval": obj{"type": "integer", "minimum": 5, "maximum": 86400}}, "additionalProperties": false}
+	comps["ActionRequest"] = obj{"type": "object", "description": "Optional action parameters (strings, numbers or booleans).",
+		"properties": obj{"confirm": obj{"type": "boolean"}}}
+	comps["GenericActionRequest"] = obj{"type": "object", "description": "target plus action parameters (strings, numbers or booleans).",
+		"properties": obj{"target": obj{"type": "string", "maxLength": 253}}}
+	comps["Unauthorized"] = obj{"type": "object", "properties": obj{"error": obj{"type": "string"}}}
+	comps["Any"] = obj{"description": "Any JSON value: the collector's payload."}
+
+	return obj{
+		"openapi": "3.0.3",
+		"info": obj{"title": "towerd REST API", "version": sdk.Version,
+			"description": "Monitoring and control agent for Unraid servers; compatible with the Unraid Management Agent's clients. " +
+				"Monitoring GETs return the bare payload, the same JSON as the WebSocket event's data."},
+		"servers":    []obj{{"url": Prefix}},
+		"paths":      paths,
+		"components": obj{"schemas": comps, "securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer"}}},
+	}
+}
+
+func opName(path string) string {
+	var b strings.Builder
+	for _, part := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '-' || r == '.' }) {
+		if strings.HasPrefix(part, "{") {
+			part = "By" + strings.Trim(part, "{}")
+		}
+		b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+	}
+	return b.String()
+}
+
+func ref(name string) obj { return obj{"$ref": "#/components/schemas/" + name} }
+
+// schemaRef reads "[]Name" as an array of Name.
+func schemaRef(name string) obj {
+	if strings.HasPrefix(name, "[]") {
+		return obj{"type": "array", "items": ref(name[2:])}
+	}
+	return ref(name)
+}
+
+func jsonResponse(desc string, sch obj) obj {
+	return obj{"description": desc, "content": obj{"application/json": obj{"schema": sch}}}
+}
+
+var (
+	timeType = reflect.TypeOf(time.Time{})
+	apiPkg   = reflect.TypeOf(errorBody{}).PkgPath()
+)
+
+// typeSchema turns a Go type into a JSON schema; named structs listed in
+// payloadTypes become references unless top is set.
+func typeSchema(t reflect.Type, top bool) obj {
+	if t == timeType {
+		return obj{"type": "string", "format": "date-time"}
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeSchema(t.Elem(), top)
+	case reflect.String:
+		return obj{"type": "string"}
+	case reflect.Bool:
+		return obj{"type": "boolean"}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return obj{"type": "integer"}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return obj{"type": "integer", "minimum": 0}
+	case reflect.Float32, reflect.Float64:
+		return obj{"type": "number"}
+	case reflect.Slice, reflect.Array:
+		return obj{"type": "array", "items": typeSchema(t.Elem(), false)}
+	case reflect.Map:
+		return obj{"type": "object", "additionalProperties": typeSchema(t.Elem(), false)}
+	case reflect.Struct:
+		if !top {
+			for name, v := range payloadTypes {
+				if reflect.TypeOf(v) == t {
+					return ref(name)
+				}
+			}
+		}
+		props, required := obj{}, []string{}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			name, opts, _ := strings.Cut(tag, ",")
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			props[name] = typeSchema(f.Type, false)
+			// Payloads may lack fields before the first collect; the
+			// API's own bodies are always complete.
+			if t.PkgPath() == apiPkg && !strings.Contains(opts, "omitempty") {
+				required = append(required, name)
+			}
+		}
+		out := obj{"type": "object", "properties": props}
+		if len(required) > 0 {
+			sort.Strings(required)
+			out["required"] = required
+		}
+		return out
+	}
+	return obj{}
+}

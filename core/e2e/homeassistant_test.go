@@ -1,0 +1,673 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/towerd/towerd/core/coretest"
+	"github.com/towerd/towerd/sdk/plugintest"
+)
+
+// This file is a client like the Home Assistant integration of the Unraid
+// Management Agent: it knows nothing of towerd's Go types, only the specs
+// (shared/spec/rest-api.md, websocket-events.md). It polls every REST path
+// the integration calls, concurrently as the integration does, connects to
+// the WebSocket, identifies every event by its fields alone, and checks
+// every field's JSON type.
+
+// kinds: s string, n number, i integer, b bool, a array, o object,
+// t RFC 3339 timestamp string.
+type fields map[string]byte
+
+var (
+	systemFields = fields{"hostname": 's', "version": 's', "uptime_seconds": 'i', "cpu_usage_percent": 'n',
+		"cpu_model": 's', "cpu_cores": 'i', "cpu_threads": 'i', "cpu_mhz": 'n', "cpu_temp_celsius": 'n',
+		"ram_usage_percent": 'n', "ram_total_bytes": 'i', "ram_used_bytes": 'i', "ram_free_bytes": 'i',
+		"ram_buffers_bytes": 'i', "ram_cached_bytes": 'i', "server_model": 's', "bios_version": 's', "bios_date": 's',
+		"motherboard_temp_celsius": 'n', "fans": 'a', "timestamp": 't',
+		// read by the HA integration beyond the seed (rest-api.md)
+		"agent_version": 's', "temperatures": 'a', "swap_usage_percent": 'n', "swap_total_bytes": 'i',
+		"swap_used_bytes": 'i', "swap_free_bytes": 'i', "kernel_version": 's', "hvm_enabled": 'b',
+		"iommu_enabled": 'b', "cpu_per_core_usage": 'o'}
+	fanFields         = fields{"name": 's', "rpm": 'i'}
+	temperatureFields = fields{"name": 's', "value_celsius": 'n', "sensor_type": 's', "source": 's'}
+	arrayFields       = fields{"state": 's', "num_disks": 'i', "num_data_disks": 'i', "num_parity_disks": 'i',
+		"sync_percent": 'n', "parity_valid": 'b', "parity_check_status": 's', "parity_check_running": 'b',
+		"parity_check_progress": 'n', "timestamp": 't',
+		"total_bytes": 'i', "used_bytes": 'i', "free_bytes": 'i', "used_percent": 'n', "sync_action": 's',
+		"sync_errors": 'i', "sync_speed": 'n', "sync_eta": 'n'}
+	diskFields = fields{"id": 's', "device": 's', "name": 's', "status": 's', "size_bytes": 'i', "used_bytes": 'i',
+		"free_bytes": 'i', "temperature_celsius": 'n', "smart_status": 's', "smart_errors": 'i', "spindown_delay": 'i',
+		"filesystem": 's', "mount_point": 's', "usage_percent": 'n', "power_on_hours": 'i', "power_cycle_count": 'i',
+		"read_bytes": 'i', "write_bytes": 'i', "read_ops": 'i', "write_ops": 'i', "io_utilization_percent": 'n',
+		"timestamp": 't',
+		"role":      's', "spin_state": 's', "serial_number": 's', "model": 's', "temp_warning_celsius": 'n',
+		"temp_critical_celsius": 'n'}
+	containerFields = fields{"id": 's', "name": 's', "image": 's', "state": 's', "status": 's', "cpu_percent": 'n',
+		"memory_usage_bytes": 'i', "memory_limit_bytes": 'i', "network_rx_bytes": 'i', "network_tx_bytes": 'i',
+		"ports": 'a', "timestamp": 't',
+		"memory_display": 's', "restart_count": 'i', "autostart": 'b'}
+	portFields = fields{"container_port": 'i', "host_port": 'i', "protocol": 's',
+		"private_port": 'i', "public_port": 'i', "type": 's'}
+	vmFields = fields{"id": 's', "name": 's', "state": 's', "vcpus": 'i', "memory_allocated_bytes": 'i',
+		"memory_used_bytes": 'i', "disk_path": 's', "disk_size_bytes": 'i', "autostart": 'b', "persistent": 'b',
+		"timestamp": 't',
+		"cpu_count": 'i', "memory_display": 's', "guest_cpu_percent": 'n', "host_cpu_percent": 'n',
+		"disk_read_bytes": 'i', "disk_write_bytes": 'i'}
+	upsFields = fields{"connected": 'b', "model": 's', "status": 's', "battery_charge_percent": 'n',
+		"battery_runtime_seconds": 'i', "load_percent": 'n', "input_voltage": 'n', "output_voltage": 'n',
+		"power_watts": 'n', "timestamp": 't',
+		"runtime_left_seconds": 'i', "nominal_power_watts": 'n'}
+	gpuFields = fields{"available": 'b', "name": 's', "driver_version": 's', "temperature_celsius": 'n',
+		"cpu_temperature_celsius": 'n', "utilization_gpu_percent": 'n', "utilization_memory_percent": 'n',
+		"memory_total_bytes": 'i', "memory_used_bytes": 'i', "power_draw_watts": 'n', "timestamp": 't',
+		"index": 'i', "vendor": 's'}
+	networkFields = fields{"name": 's', "mac_address": 's', "ip_address": 's', "speed_mbps": 'i', "state": 's',
+		"bytes_received": 'i', "bytes_sent": 'i', "packets_received": 'i', "packets_sent": 'i',
+		"errors_received": 'i', "errors_sent": 'i', "timestamp": 't'}
+	shareFields = fields{"name": 's', "path": 's', "size_bytes": 'i', "used_bytes": 'i', "free_bytes": 'i',
+		"usage_percent": 'n', "timestamp": 't',
+		"total_bytes": 'i', "use_cache": 's', "cache_pool": 's', "comment": 's', "storage": 's'}
+)
+
+// event is one of the nine kinds, as websocket-events.md describes it.
+type event struct {
+	topic     string
+	collector string
+	path      string // REST path serving the same payload
+	list      bool
+	fields    fields
+	// identify is the spec's identification rule, on one object.
+	identify func(map[string]any) bool
+}
+
+func has(m map[string]any, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := m[k]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+var events = []event{
+	{"system_update", "system", "/system", false, systemFields,
+		func(m map[string]any) bool { return has(m, "hostname", "cpu_usage_percent") }},
+	{"array_status_update", "array", "/array", false, arrayFields,
+		func(m map[string]any) bool { return has(m, "state", "parity_check_status", "num_disks") }},
+	{"disk_list_update", "disk", "/disks", true, diskFields,
+		func(m map[string]any) bool { return has(m, "device", "mount_point") }},
+	{"container_list_update", "docker", "/docker", true, containerFields,
+		func(m map[string]any) bool {
+			return has(m, "image", "ports") && (has(m, "id") || has(m, "container_id"))
+		}},
+	{"vm_list_update", "vm", "/vm", true, vmFields,
+		func(m map[string]any) bool { return has(m, "state", "vcpus") }},
+	{"ups_status_update", "ups", "/ups", false, upsFields,
+		func(m map[string]any) bool { return has(m, "connected", "battery_charge_percent") }},
+	{"gpu_update", "gpu", "/gpu", true, gpuFields,
+		func(m map[string]any) bool { return has(m, "available", "driver_version", "utilization_gpu_percent") }},
+	{"network_list_update", "network", "/network", true, networkFields,
+		func(m map[string]any) bool { return has(m, "mac_address", "bytes_received") }},
+	{"share_list_update", "shares", "/shares", true, shareFields,
+		func(m map[string]any) bool { return has(m, "name", "path", "size_bytes") }},
+}
+
+// identify returns the kinds whose rule matches data; for a list, every
+// item must match the same single kind. An empty list cannot be told
+// apart by its fields (the HA client treats it as "empty").
+func identify(data any) []string {
+	var objs []map[string]any
+	switch d := data.(type) {
+	case map[string]any:
+		objs = []map[string]any{d}
+	case []any:
+		for _, it := range d {
+			m, ok := it.(map[string]any)
+			if !ok {
+				return []string{"non-object item"}
+			}
+			objs = append(objs, m)
+		}
+		if len(objs) == 0 {
+			return []string{"empty_list"}
+		}
+	default:
+		return nil
+	}
+	var out []string
+	for _, e := range events {
+		all := true
+		for _, o := range objs {
+			all = all && e.identify(o) && e.list == isList(data)
+		}
+		if all {
+			out = append(out, e.topic)
+		}
+	}
+	return out
+}
+
+func isList(v any) bool { _, ok := v.([]any); return ok }
+
+func decode(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// checkFields reports fields missing or of the wrong JSON type.
+func checkFields(where string, obj map[string]any, want fields) []string {
+	var bad []string
+	for name, kind := range want {
+		v, ok := obj[name]
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s: missing %q", where, name))
+			continue
+		}
+		if !kindOK(v, kind) {
+			bad = append(bad, fmt.Sprintf("%s: %q = %#v is not of kind %c", where, name, v, kind))
+		}
+	}
+	nested := map[string]fields{"fans": fanFields, "temperatures": temperatureFields, "ports": portFields}
+	for name, nf := range nested {
+		if _, ok := want[name]; !ok {
+			continue
+		}
+		items, _ := obj[name].([]any)
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				bad = append(bad, fmt.Sprintf("%s.%s[%d] is not an object", where, name, i))
+				continue
+			}
+			bad = append(bad, checkFields(fmt.Sprintf("%s.%s[%d]", where, name, i), m, nf)...)
+		}
+	}
+	if m, ok := obj["cpu_per_core_usage"].(map[string]any); ok {
+		for k, v := range m {
+			if !strings.HasPrefix(k, "cpu") || !kindOK(v, 'n') {
+				bad = append(bad, fmt.Sprintf("%s.cpu_per_core_usage[%q] = %v", where, k, v))
+			}
+		}
+	}
+	return bad
+}
+
+func kindOK(v any, kind byte) bool {
+	switch kind {
+	case 's':
+		_, ok := v.(string)
+		return ok
+	case 't':
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		_, err := time.Parse(time.RFC3339Nano, s)
+		return err == nil
+	case 'b':
+		_, ok := v.(bool)
+		return ok
+	case 'n':
+		_, ok := v.(json.Number)
+		return ok
+	case 'i':
+		n, ok := v.(json.Number)
+		if !ok {
+			return false
+		}
+		_, err := n.Int64()
+		if err != nil { // a uint64 beyond int64 is still an integer
+			return !strings.ContainsAny(n.String(), ".eE-")
+		}
+		return true
+	case 'a':
+		_, ok := v.([]any)
+		return ok
+	case 'o':
+		_, ok := v.(map[string]any)
+		return ok
+	}
+	return false
+}
+
+// checkPayload checks a payload of e against the spec: shape and every
+// field's type, per item for lists.
+func checkPayload(where string, e event, data any) []string {
+	if e.list {
+		items, ok := data.([]any)
+		if !ok {
+			return []string{where + ": not a JSON array (the HA client fails on an object here)"}
+		}
+		var bad []string
+		for i, it := range items {
+			m, ok := it.(map[string]any)
+			if !ok {
+				bad = append(bad, fmt.Sprintf("%s[%d]: not an object", where, i))
+				continue
+			}
+			bad = append(bad, checkFields(fmt.Sprintf("%s[%d]", where, i), m, e.fields)...)
+		}
+		return bad
+	}
+	m, ok := data.(map[string]any)
+	if !ok {
+		return []string{where + ": not a JSON object"}
+	}
+	return checkFields(where, m, e.fields)
+}
+
+// builtinPlugins lists every built-in plugin present in the tree.
+func builtinPlugins(t *testing.T) []string {
+	mains, err := filepath.Glob(filepath.Join(coretest.RepoRoot(), "plugins", "*", "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range mains {
+		names = append(names, filepath.Base(filepath.Dir(m)))
+	}
+	sort.Strings(names)
+	return names
+}
+
+type answer struct {
+	path   string
+	code   int
+	ctype  string
+	body   []byte
+	parsed any
+	err    error
+}
+
+// pollAll GETs every path at once, as the HA client does every 30 s.
+func pollAll(t *testing.T, a *coretest.Agent, paths []string) map[string]answer {
+	t.Helper()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	out := map[string]answer{}
+	for _, p := range paths {
+		wg.Add(1)
+		go func(p string) {
+			defer wg.Done()
+			ans := answer{path: p}
+			resp, err := http.Get(a.URL + "/api/v1" + p)
+			if err != nil {
+				ans.err = err
+			} else {
+				buf := new(bytes.Buffer)
+				_, ans.err = buf.ReadFrom(resp.Body)
+				resp.Body.Close()
+				ans.code, ans.ctype, ans.body = resp.StatusCode, resp.Header.Get("Content-Type"), buf.Bytes()
+				if ans.err == nil {
+					ans.parsed, ans.err = decode(ans.body)
+				}
+			}
+			mu.Lock()
+			out[p] = ans
+			mu.Unlock()
+		}(p)
+	}
+	wg.Wait()
+	return out
+}
+
+func TestHomeAssistantClient(t *testing.T) {
+	t.Parallel()
+	plugins := builtinPlugins(t)
+	installed := map[string]bool{}
+	for _, p := range plugins {
+		installed[p] = true
+	}
+	t.Logf("built-in plugins in this tree: %v", plugins)
+	a := coretest.Start(t, coretest.Options{
+		Plugins: coretest.Plugins(t, plugins...),
+		Root:    filepath.Join(coretest.RepoRoot(), "testdata", "unraid"),
+	})
+
+	// Every installed collector runs and has delivered a first payload.
+	for _, p := range plugins {
+		a.WaitCollector(t, p, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	}
+	plugintest.Eventually(t, 60*time.Second, func() bool {
+		var l struct {
+			Collectors []struct {
+				Name        string    `json:"name"`
+				LastSuccess time.Time `json:"last_success"`
+			} `json:"collectors"`
+		}
+		a.GetJSON(t, "/api/v1/collectors/status", &l)
+		for _, c := range l.Collectors {
+			if installed[c.Name] && c.LastSuccess.IsZero() {
+				return false
+			}
+		}
+		return true
+	}, "not every installed collector has collected once\n%s", a)
+
+	// --- WebSocket: the snapshot on connect carries every topic. ---
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+a.Addr+"/api/v1/ws", nil)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer conn.Close()
+	type envelope struct {
+		Event     string          `json:"event"`
+		Timestamp string          `json:"timestamp"`
+		Data      json.RawMessage `json:"data"`
+		Topic     string          `json:"topic"`
+	}
+	seen := map[string]envelope{}
+	want := 0
+	for _, e := range events {
+		if installed[e.collector] {
+			want++
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	_ = conn.SetReadDeadline(deadline)
+	for len(seen) < want {
+		_, msg, err := conn.ReadMessage()
+		if err != nil {
+			t.Fatalf("after %d of %d topics: %v", len(seen), want, err)
+		}
+		// The envelope: exactly the spec's keys, plus "topic".
+		var keys map[string]json.RawMessage
+		var ev envelope
+		if json.Unmarshal(msg, &keys) != nil || json.Unmarshal(msg, &ev) != nil {
+			t.Fatalf("message is not a JSON object: %s", trim(msg))
+		}
+		if len(keys) != 4 || keys["event"] == nil || keys["timestamp"] == nil || keys["data"] == nil || keys["topic"] == nil {
+			t.Errorf("envelope keys: %s", trim(msg))
+		}
+		if _, err := time.Parse(time.RFC3339Nano, ev.Timestamp); ev.Event != "update" || err != nil {
+			t.Errorf("bad envelope: event %q timestamp %q", ev.Event, ev.Timestamp)
+		}
+		data, err := decode(ev.Data)
+		if err != nil {
+			t.Fatalf("event data is not JSON: %v", err)
+		}
+		kinds := identify(data)
+		e := eventByTopic(ev.Topic)
+		switch {
+		case e == nil:
+			t.Errorf("event with unknown topic %q", ev.Topic)
+			continue
+		case len(kinds) == 1 && kinds[0] == "empty_list":
+			// Empty arrays are still sent (field-test-results.md); only
+			// list topics may be empty.
+			if !e.list || string(bytes.TrimSpace(ev.Data)) != "[]" {
+				t.Errorf("%s: empty data %s for a non-list event", ev.Topic, ev.Data)
+			}
+		case len(kinds) != 1 || kinds[0] != ev.Topic:
+			t.Errorf("event with topic %s identified by its fields as %v: %s", ev.Topic, kinds, trim(ev.Data))
+		}
+		for _, bad := range checkPayload("ws "+ev.Topic, *e, data) {
+			t.Error(bad)
+		}
+		if _, dup := seen[ev.Topic]; !dup {
+			seen[ev.Topic] = ev
+		}
+	}
+	for _, e := range events {
+		_, got := seen[e.topic]
+		if installed[e.collector] && !got {
+			t.Errorf("no %s event from the installed %s collector", e.topic, e.collector)
+		}
+		if !installed[e.collector] && got {
+			t.Errorf("%s event without a %s plugin", e.topic, e.collector)
+		}
+	}
+
+	// --- REST: every path of rest-api.md, concurrently. ---
+	paths := []string{"/health", "/settings/docker", "/settings/vm", "/collectors/status", "/nonexistent"}
+	for _, e := range events {
+		paths = append(paths, e.path)
+	}
+	for _, c := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares", "bogus"} {
+		paths = append(paths, "/collectors/"+c)
+	}
+	answers := pollAll(t, a, paths)
+	// Item lookups with ids taken from the lists, as the client does.
+	var items []string
+	itemKeys := map[string][]string{"/disks": {"id", "device", "name"}, "/docker": {"id", "name"}, "/vm": {"id", "name"}}
+	for path, keys := range itemKeys {
+		list, _ := answers[path].parsed.([]any)
+		for _, it := range list {
+			m, _ := it.(map[string]any)
+			for _, k := range keys {
+				if s, _ := m[k].(string); s != "" {
+					items = append(items, path+"/"+url.PathEscape(s))
+				}
+			}
+		}
+		items = append(items, path+"/no-such-item")
+	}
+	for p, ans := range pollAll(t, a, items) {
+		answers[p] = ans
+	}
+	t.Logf("polled %d REST paths concurrently", len(answers))
+
+	for p, ans := range answers {
+		if ans.err != nil {
+			t.Errorf("GET %s: %v", p, ans.err)
+			continue
+		}
+		if ans.ctype != "application/json" {
+			t.Errorf("GET %s: Content-Type %q", p, ans.ctype)
+		}
+		notFound := strings.HasSuffix(p, "/no-such-item") || p == "/nonexistent" || p == "/collectors/bogus"
+		if notFound {
+			m, _ := ans.parsed.(map[string]any)
+			if msg, _ := m["message"].(string); ans.code != http.StatusNotFound || m["success"] != false || msg == "" {
+				t.Errorf("GET %s: want 404 {success:false,message}, got %d %s", p, ans.code, ans.body)
+			}
+			continue
+		}
+		if ans.code != http.StatusOK {
+			t.Errorf("GET %s: status %d %s (the HA client wants 200)", p, ans.code, ans.body)
+		}
+	}
+
+	if m, _ := answers["/health"].parsed.(map[string]any); m["status"] != "ok" {
+		t.Errorf("/health = %s", answers["/health"].body)
+	}
+	for _, s := range []string{"docker", "vm"} {
+		m, _ := answers["/settings/"+s].parsed.(map[string]any)
+		if en, ok := m["enabled"].(bool); !ok || en != installed[s] {
+			t.Errorf("/settings/%s = %s; want enabled %v", s, answers["/settings/"+s].body, installed[s])
+		}
+	}
+
+	for _, e := range events {
+		ans := answers[e.path]
+		for _, bad := range checkPayload("GET "+e.path, e, ans.parsed) {
+			if !installed[e.collector] && e.topic == "ups_status_update" && strings.Contains(bad, "missing") {
+				continue // checked below: {"connected":false} before any collect
+			}
+			t.Error(bad)
+		}
+		if !installed[e.collector] {
+			// Defaults without a collector: [] or the documented object.
+			switch {
+			case e.list && string(ans.body) != "[]":
+				t.Errorf("GET %s without a %s plugin = %s, want []", e.path, e.collector, ans.body)
+			case e.path == "/ups" && string(ans.body) != `{"connected":false}`:
+				t.Errorf("GET /ups without a plugin = %s", ans.body)
+			case e.path == "/array" && string(ans.body) != `{"state":"unknown"}`:
+				t.Errorf("GET /array without a plugin = %s", ans.body)
+			}
+			continue
+		}
+		// REST serves the same payload shape as the WebSocket data.
+		ev, ok := seen[e.topic]
+		if !ok {
+			continue
+		}
+		wsData, _ := decode(ev.Data)
+		if got, want := shape(ans.parsed), shape(wsData); got != want {
+			t.Errorf("GET %s shape %s differs from the %s event's %s", e.path, got, e.topic, want)
+		}
+		if !e.list {
+			continue
+		}
+		// Each item lookup finds the item it was asked for.
+		for _, it := range ans.parsed.([]any) {
+			m := it.(map[string]any)
+			for _, k := range itemKeys[e.path] {
+				s, _ := m[k].(string)
+				if s == "" {
+					continue
+				}
+				got := answers[e.path+"/"+url.PathEscape(s)]
+				gm, _ := got.parsed.(map[string]any)
+				if got.code != 200 || gm[k] != s {
+					t.Errorf("GET %s/%s: %d %s", e.path, s, got.code, trim(got.body))
+				}
+			}
+		}
+	}
+
+	// Domain sanity on the fixture tree (enums the integration maps).
+	if installed["disk"] {
+		for _, it := range answers["/disks"].parsed.([]any) {
+			d := it.(map[string]any)
+			if !oneOf(d["smart_status"], "PASSED", "FAILED", "UNKNOWN") || !oneOf(d["spin_state"], "active", "standby", "unknown") ||
+				!oneOf(d["role"], "parity", "parity2", "data", "cache", "pool", "flash") {
+				t.Errorf("disk %v: smart_status %v, spin_state %v, role %v", d["id"], d["smart_status"], d["spin_state"], d["role"])
+			}
+		}
+		if len(answers["/disks"].parsed.([]any)) == 0 {
+			t.Error("the fixture tree has disks; /disks is empty")
+		}
+	}
+	if installed["array"] {
+		m := answers["/array"].parsed.(map[string]any)
+		if !oneOf(m["parity_check_status"], "", "idle", "running", "paused", "clearing", "reconstructing") {
+			t.Errorf("parity_check_status %v", m["parity_check_status"])
+		}
+	}
+
+	// --- Collector management, as the integration reads it. ---
+	checkCollectorStatus(t, answers["/collectors/status"])
+	for _, c := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares"} {
+		m, _ := answers["/collectors/"+c].parsed.(map[string]any)
+		col, _ := m["collector"].(map[string]any)
+		if m["success"] != true || col["name"] != c {
+			t.Errorf("GET /collectors/%s = %s", c, trim(answers["/collectors/"+c].body))
+		}
+	}
+	// Disable and enable through REST: the 200 action response shape, and
+	// the default while disabled.
+	for _, verb := range []string{"disable", "enable"} {
+		code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/ups/"+verb, "")
+		v, _ := decode(body)
+		m, _ := v.(map[string]any)
+		if code != 200 || m["success"] != true || !kindOK(m["message"], 's') || !kindOK(m["timestamp"], 't') {
+			t.Errorf("POST /collectors/ups/%s: %d %s", verb, code, body)
+		}
+		if verb == "disable" {
+			if code, body := a.Do(t, http.MethodGet, "/api/v1/ups", ""); code != 200 || string(body) != `{"connected":false}` {
+				t.Errorf("GET /ups while disabled: %d %s", code, body)
+			}
+		}
+	}
+	if code, body := a.Do(t, http.MethodPatch, "/api/v1/collectors/network/interval", `{"interval":4}`); code != 400 || !strings.Contains(string(body), `"message"`) {
+		t.Errorf("PATCH interval 4: %d %s", code, body)
+	}
+	if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/system/disable", ""); code != 400 {
+		t.Errorf("disable system: %d %s (want 400)", code, body)
+	}
+	if code, body := a.Do(t, http.MethodPost, "/api/v1/docker/NOT-HEX!/start", ""); code != 400 || !strings.Contains(string(body), `"message"`) {
+		t.Errorf("docker action with a bad id: %d %s", code, body)
+	}
+	if os.Getenv("TOWERD_HA_DUMP") != "" { // for looking at what a client sees
+		for _, e := range events {
+			t.Logf("%s: %s", e.path, trim(answers[e.path].body))
+		}
+	}
+}
+
+func checkCollectorStatus(t *testing.T, ans answer) {
+	t.Helper()
+	m, ok := ans.parsed.(map[string]any)
+	if !ok {
+		t.Fatalf("/collectors/status is not an object: %s", ans.body)
+	}
+	for _, bad := range checkFields("/collectors/status", m, fields{"collectors": 'a', "total": 'i',
+		"enabled_count": 'i', "disabled_count": 'i', "timestamp": 't'}) {
+		t.Error(bad)
+	}
+	names := map[string]bool{}
+	for i, it := range m["collectors"].([]any) {
+		c, _ := it.(map[string]any)
+		for _, bad := range checkFields(fmt.Sprintf("collectors[%d]", i), c, fields{"name": 's', "enabled": 'b',
+			"interval_seconds": 'i', "status": 's', "required": 'b', "error_count": 'i'}) {
+			t.Error(bad)
+		}
+		name, _ := c["name"].(string)
+		names[name] = true
+	}
+	for _, n := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares"} {
+		if !names[n] {
+			t.Errorf("/collectors/status lacks %s (HA creates entity groups from name+enabled)", n)
+		}
+	}
+}
+
+func eventByTopic(topic string) *event {
+	for i := range events {
+		if events[i].topic == topic {
+			return &events[i]
+		}
+	}
+	return nil
+}
+
+// shape is "object" or "array", for comparing REST with WebSocket data.
+func shape(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func oneOf(v any, allowed ...string) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	for _, a := range allowed {
+		if s == a {
+			return true
+		}
+	}
+	return false
+}
+
+func trim(b []byte) string {
+	if len(b) > 300 {
+		return string(b[:300]) + "…"
+	}
+	return string(b)
+}
