@@ -12,7 +12,6 @@
 package coretest
 
 import (
-	"bytes"
 	"encoding/json"
 
 	"io"
@@ -24,7 +23,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -101,7 +99,7 @@ type Agent struct {
 	Root       string
 	opts       Options
 	cmd        *exec.Cmd
-	log        *syncBuffer
+	log        *plugintest.SyncBuffer
 	exited     chan struct{}
 }
 
@@ -151,7 +149,7 @@ func (a *Agent) start(t testing.TB) {
 	}, a.opts.Args...)
 	a.cmd = exec.Command(Towerd(t), args...)
 	a.cmd.Env = append(os.Environ(), a.opts.Env...)
-	a.log = &syncBuffer{}
+	a.log = &plugintest.SyncBuffer{}
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -348,22 +346,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output and readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/towerd/towerd/plugins/internal/health"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -21,8 +22,8 @@ const StateUnknown = "unknown"
 type collector struct {
 	log      hclog.Logger
 	root     string
-	varSrc   unraid.Health
-	disksSrc unraid.Health
+	varSrc   health.Source
+	disksSrc health.Source
 }
 
 func newCollector() *collector {
@@ -30,8 +31,8 @@ func newCollector() *collector {
 	return &collector{
 		log:      log,
 		root:     "/",
-		varSrc:   unraid.Health{Log: log, Source: unraid.VarIni},
-		disksSrc: unraid.Health{Log: log, Source: unraid.DisksIni},
+		varSrc:   health.Source{Log: log, Name: unraid.VarIni},
+		disksSrc: health.Source{Log: log, Name: unraid.DisksIni},
 	}
 }
 

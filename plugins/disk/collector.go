@@ -12,6 +12,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/towerd/towerd/plugins/internal/health"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -49,7 +50,7 @@ type collector struct {
 	smartOff      bool
 	now           func() time.Time
 
-	disksSrc, varSrc, statsSrc, smartSrc, dynSrc unraid.Health
+	disksSrc, varSrc, statsSrc, smartSrc, dynSrc health.Source
 
 	smart map[string]*smartEntry // by device
 	prev  map[string]ioSample    // by device
@@ -62,11 +63,11 @@ func newCollector() *collector {
 		root:          "/",
 		smartInterval: defaultSmartInterval,
 		now:           time.Now,
-		disksSrc:      unraid.Health{Log: log, Source: unraid.DisksIni},
-		varSrc:        unraid.Health{Log: log, Source: unraid.VarIni},
-		statsSrc:      unraid.Health{Log: log, Source: unraid.DiskStats},
-		smartSrc:      unraid.Health{Log: log, Source: "smartctl"},
-		dynSrc:        unraid.Health{Log: log, Source: unraid.DynamixCfg},
+		disksSrc:      health.Source{Log: log, Name: unraid.DisksIni},
+		varSrc:        health.Source{Log: log, Name: unraid.VarIni},
+		statsSrc:      health.Source{Log: log, Name: unraid.DiskStats},
+		smartSrc:      health.Source{Log: log, Name: "smartctl"},
+		dynSrc:        health.Source{Log: log, Name: unraid.DynamixCfg},
 		smart:         map[string]*smartEntry{},
 		prev:          map[string]ioSample{},
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
+	"github.com/towerd/towerd/plugins/internal/health"
 	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -43,7 +44,7 @@ type collector struct {
 	concurrency int
 	statsBudget time.Duration
 	cli         *client.Client
-	down        string // last reason the daemon was unusable, "" when up
+	daemon      health.Source // the daemon's state, logged on change
 	prev        map[string]cpuSample
 }
 
@@ -117,19 +118,10 @@ func (c *collector) resetLocked() {
 	}
 }
 
-// markDown logs once per outage why the daemon is unusable.
-func (c *collector) markDown(err error) {
-	if c.down == "" {
-		c.log.Warn("docker unavailable, reporting no containers", "host", c.host, "error", err)
-	}
-	c.down = err.Error()
-}
-
-func (c *collector) markUp() {
-	if c.down != "" {
-		c.log.Info("docker available again", "host", c.host)
-	}
-	c.down = ""
+// report logs an outage of the daemon and its recovery, once each.
+func (c *collector) report(err error) {
+	c.daemon.Log, c.daemon.Name = c.log, "docker at "+c.host
+	c.daemon.Report(err)
 }
 
 // Collect lists all containers, then fetches one non-streaming stats sample
@@ -142,7 +134,7 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 	out := []schema.Container{}
 	cli, err := c.clientLocked()
 	if err != nil {
-		c.markDown(err)
+		c.report(err)
 		return out, nil
 	}
 	list, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true})
@@ -150,11 +142,11 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("list containers: %w", err)
 		}
-		c.markDown(err)
+		c.report(err)
 		c.resetLocked()
 		return out, nil
 	}
-	c.markUp()
+	c.report(nil)
 
 	details := c.fetchDetails(ctx, cli, list.Items)
 	now := time.Now()

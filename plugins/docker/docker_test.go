@@ -475,7 +475,7 @@ func relay(t *testing.T, sock, target string) func() {
 // once, not every tick, and the recovery once.
 func TestLogsOutageOnce(t *testing.T) {
 	needEngine(t)
-	var buf syncBuffer
+	var buf plugintest.SyncBuffer
 	c := newCollector()
 	c.log = hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true})
 	ctx := context.Background()
@@ -491,7 +491,7 @@ func TestLogsOutageOnce(t *testing.T) {
 			t.Fatalf("got %#v, want empty non-nil list", l)
 		}
 	}
-	if n := strings.Count(buf.String(), "docker unavailable"); n != 1 {
+	if n := strings.Count(buf.String(), "source unavailable"); n != 1 {
 		t.Errorf("outage logged %d times, want 1:\n%s", n, buf.String())
 	}
 	if err := c.Configure(ctx, sdk.Config{Options: map[string]string{"host": eng.host}}); err != nil {
@@ -502,27 +502,10 @@ func TestLogsOutageOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := strings.Count(buf.String(), "docker available again"); n != 1 {
+	if n := strings.Count(buf.String(), "source available again"); n != 1 {
 		t.Errorf("recovery logged %d times, want 1:\n%s", n, buf.String())
 	}
 	if err := c.Configure(ctx, sdk.Config{Options: map[string]string{"stats_concurrency": "0"}}); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Errorf("stats_concurrency 0: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

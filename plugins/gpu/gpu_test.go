@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,27 +179,10 @@ func TestHangingTools(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestLogsOnce: a missing source is logged once, not on every tick.
 func TestLogsOnce(t *testing.T) {
 	t.Setenv("PATH", standIns(t, nil))
-	logs := &syncBuffer{}
+	logs := &plugintest.SyncBuffer{}
 	c := newCollector()
 	c.log = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
 	if err := c.Configure(context.Background(), sdk.Config{Root: t.TempDir()}); err != nil {

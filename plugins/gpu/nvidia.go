@@ -7,10 +7,10 @@ import (
 	"io"
 	"math"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk/schema"
 )
 
@@ -44,23 +44,9 @@ type nvidiaGPU struct {
 	LegacyInstantPwr string `xml:"power_readings>instant_power_draw"`
 }
 
-// nvNum parses "40 C", "8.93 W", "5912 MiB", "3 %"; false for "N/A",
-// "[N/A]", "Requested functionality has been deprecated", ...
-func nvNum(s string) (float64, bool) {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
-	}
-	return v, true
-}
-
 // nvBytes parses "5912 MiB" (nvidia-smi reports memory in MiB).
 func nvBytes(s string) uint64 {
-	v, ok := nvNum(s)
+	v, ok := units.Leading(s)
 	if !ok || v < 0 {
 		return 0
 	}
@@ -113,13 +99,13 @@ func parseNvidiaXML(r io.Reader) ([]gpuCard, error) {
 			Name:          strings.TrimSpace(g.ProductName),
 			DriverVersion: strings.TrimSpace(log.DriverVersion),
 		}
-		x.TemperatureCelsius, _ = nvNum(g.GPUTemp)
-		x.UtilizationGPUPercent, _ = nvNum(g.GPUUtil)
-		x.UtilizationMemoryPercent, _ = nvNum(g.MemUtil)
+		x.TemperatureCelsius, _ = units.Leading(g.GPUTemp)
+		x.UtilizationGPUPercent, _ = units.Leading(g.GPUUtil)
+		x.UtilizationMemoryPercent, _ = units.Leading(g.MemUtil)
 		x.MemoryTotalBytes = nvBytes(g.FBTotal)
 		x.MemoryUsedBytes = nvBytes(g.FBUsed)
 		for _, p := range []string{g.PowerDraw, g.GPUPowerDraw, g.GPUInstantPower, g.GPUAveragePower, g.LegacyInstantPwr} {
-			if v, ok := nvNum(p); ok {
+			if v, ok := units.Leading(p); ok {
 				x.PowerDrawWatts = v
 				break
 			}

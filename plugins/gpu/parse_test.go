@@ -53,17 +53,7 @@ func TestParseNvidiaXML(t *testing.T) {
 	}
 }
 
-func TestNvNum(t *testing.T) {
-	for in, want := range map[string]float64{"40 C": 40, "8.93 W": 8.93, "3 %": 3, "-7 C": -7} {
-		if got, ok := nvNum(in); !ok || got != want {
-			t.Errorf("nvNum(%q) = %v,%v", in, got, ok)
-		}
-	}
-	for _, in := range []string{"N/A", "[N/A]", "[Not Supported]", "Requested functionality has been deprecated", "", "NaN W"} {
-		if _, ok := nvNum(in); ok {
-			t.Errorf("nvNum(%q) ok", in)
-		}
-	}
+func TestNvBytes(t *testing.T) {
 	for in, want := range map[string]uint64{"5912 MiB": 5912 << 20, "1 GiB": 1 << 30, "N/A": 0, "-1 MiB": 0} {
 		if got := nvBytes(in); got != want {
 			t.Errorf("nvBytes(%q) = %d, want %d", in, got, want)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/towerd/towerd/plugins/internal/health"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -16,12 +17,12 @@ const version = "0.1.0"
 type collector struct {
 	log       hclog.Logger
 	root      string
-	sharesSrc unraid.Health
+	sharesSrc health.Source
 }
 
 func newCollector() *collector {
 	log := sdk.Logger("shares")
-	return &collector{log: log, root: "/", sharesSrc: unraid.Health{Log: log, Source: unraid.SharesIni}}
+	return &collector{log: log, root: "/", sharesSrc: health.Source{Log: log, Name: unraid.SharesIni}}
 }
 
 func (c *collector) Describe() sdk.Info {

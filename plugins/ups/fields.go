@@ -2,25 +2,11 @@ package main
 
 import (
 	"math"
-	"strconv"
 	"strings"
 
+	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk/schema"
 )
-
-// num parses the leading number of a value such as "229.5", "229.5 Volts"
-// or "1200.0 Minutes"; ok is false for "", "N/A" and anything else.
-func num(s string) (float64, bool) {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return 0, false
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, false
-	}
-	return v, true
-}
 
 // round2 keeps two decimals, enough for watts and volts.
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
@@ -72,26 +58,26 @@ func fromNUT(vars map[string]string) schema.UPS {
 	if u.Model == "" {
 		u.Model = vars["ups.model"]
 	}
-	if v, ok := num(vars["battery.charge"]); ok {
+	if v, ok := units.Leading(vars["battery.charge"]); ok {
 		u.BatteryChargePercent = v
 	}
-	if v, ok := num(vars["battery.runtime"]); ok {
+	if v, ok := units.Leading(vars["battery.runtime"]); ok {
 		u.BatteryRuntimeSeconds = int64(v)
 	}
 	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
-	if v, ok := num(vars["ups.load"]); ok {
+	if v, ok := units.Leading(vars["ups.load"]); ok {
 		u.LoadPercent = v
 	}
-	if v, ok := num(vars["input.voltage"]); ok {
+	if v, ok := units.Leading(vars["input.voltage"]); ok {
 		u.InputVoltage = v
 	}
-	if v, ok := num(vars["output.voltage"]); ok {
+	if v, ok := units.Leading(vars["output.voltage"]); ok {
 		u.OutputVoltage = v
 	}
-	if v, ok := num(vars["ups.realpower.nominal"]); ok {
+	if v, ok := units.Leading(vars["ups.realpower.nominal"]); ok {
 		u.NominalPowerWatts = v
 	}
-	p, ok := num(vars["ups.realpower"])
+	p, ok := units.Leading(vars["ups.realpower"])
 	fillPower(&u, p, ok)
 	return u
 }
@@ -132,23 +118,23 @@ func fromAPC(rec map[string]string) schema.UPS {
 	if u.Model == "" {
 		u.Model = rec["UPSNAME"]
 	}
-	if v, ok := num(rec["BCHARGE"]); ok {
+	if v, ok := units.Leading(rec["BCHARGE"]); ok {
 		u.BatteryChargePercent = v
 	}
-	if v, ok := num(rec["TIMELEFT"]); ok { // minutes
+	if v, ok := units.Leading(rec["TIMELEFT"]); ok { // minutes
 		u.BatteryRuntimeSeconds = int64(math.Round(v * 60))
 	}
 	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
-	if v, ok := num(rec["LOADPCT"]); ok {
+	if v, ok := units.Leading(rec["LOADPCT"]); ok {
 		u.LoadPercent = v
 	}
-	if v, ok := num(rec["LINEV"]); ok {
+	if v, ok := units.Leading(rec["LINEV"]); ok {
 		u.InputVoltage = v
 	}
-	if v, ok := num(rec["OUTPUTV"]); ok {
+	if v, ok := units.Leading(rec["OUTPUTV"]); ok {
 		u.OutputVoltage = v
 	}
-	if v, ok := num(rec["NOMPOWER"]); ok {
+	if v, ok := units.Leading(rec["NOMPOWER"]); ok {
 		u.NominalPowerWatts = v
 	}
 	fillPower(&u, 0, false) // apcupsd reports no real power

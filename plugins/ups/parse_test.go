@@ -225,19 +225,6 @@ func TestReadNISErrors(t *testing.T) {
 	}
 }
 
-func TestNum(t *testing.T) {
-	for in, want := range map[string]float64{"229.5 Volts": 229.5, "1200.0 Minutes": 1200, "61": 61, " 3 ": 3} {
-		if got, ok := num(in); !ok || got != want {
-			t.Errorf("num(%q) = %v,%v", in, got, ok)
-		}
-	}
-	for _, in := range []string{"", "N/A", "NaN", "Inf", "x1"} {
-		if _, ok := num(in); ok {
-			t.Errorf("num(%q) ok", in)
-		}
-	}
-}
-
 func FuzzSplitNUT(f *testing.F) {
 	b, _ := os.ReadFile("testdata/upsd-nut-2.8.0-dummy.txt")
 	for _, l := range strings.Split(string(b), "\n") {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -152,29 +150,11 @@ func TestAPCUPSD(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the tests read while the collector writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
-}
-
 // TestNoDaemonThenRecovery: no daemon → connected=false on every tick,
 // logged once; the daemon appears → connected, logged once.
 func TestNoDaemonThenRecovery(t *testing.T) {
 	port := freePort(t)
-	logs := &syncBuffer{}
+	logs := &plugintest.SyncBuffer{}
 	c := newCollector()
 	c.log = hclog.New(&hclog.LoggerOptions{Output: logs, Level: hclog.Info})
 	if err := c.Configure(context.Background(), sdk.Config{Options: map[string]string{
@@ -195,14 +175,14 @@ func TestNoDaemonThenRecovery(t *testing.T) {
 			t.Fatalf("tick %d without a daemon: %+v", i, u)
 		}
 	}
-	if n := logs.count("no UPS available"); n != 1 {
-		t.Fatalf("'no UPS available' logged %d times over 3 ticks, want once:\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), "no UPS available"); n != 1 {
+		t.Fatalf("'no UPS available' logged %d times over 3 ticks, want once:\n%s", n, logs.String())
 	}
 	startNUT(t, port, devOnline)
 	plugintest.Eventually(t, 20*time.Second, func() bool { return tick().Connected }, "never reconnected to upsd")
 	tick()
-	if n := logs.count("UPS connected"); n != 1 {
-		t.Fatalf("'UPS connected' logged %d times, want once:\n%s", n, logs.b.String())
+	if n := strings.Count(logs.String(), "UPS connected"); n != 1 {
+		t.Fatalf("'UPS connected' logged %d times, want once:\n%s", n, logs.String())
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"libvirt.org/go/libvirt"
 
+	"github.com/towerd/towerd/plugins/internal/health"
 	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -32,7 +33,7 @@ type collector struct {
 	uri      string
 	conn     *libvirt.Connect
 	hostCPUs uint
-	down     string               // why libvirt is unusable, "" when up
+	daemon   health.Source        // the daemon's state, logged on change
 	prev     map[string]cpuSample // by UUID, for the CPU percentages
 }
 
@@ -104,18 +105,10 @@ func (c *collector) closeLocked() {
 	}
 }
 
-func (c *collector) markDown(err error) {
-	if c.down == "" {
-		c.log.Warn("libvirt unavailable, reporting no VMs", "uri", c.uri, "error", err)
-	}
-	c.down = err.Error()
-}
-
-func (c *collector) markUp() {
-	if c.down != "" {
-		c.log.Info("libvirt available again", "uri", c.uri)
-	}
-	c.down = ""
+// report logs an outage of the daemon and its recovery, once each.
+func (c *collector) report(err error) {
+	c.daemon.Log, c.daemon.Name = c.log, "libvirt at "+c.uri
+	c.daemon.Report(err)
 }
 
 // Collect lists every domain, running or not. No library, no daemon or a
@@ -126,16 +119,16 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 	out := []schema.VM{}
 	conn, err := c.connLocked()
 	if err != nil {
-		c.markDown(err)
+		c.report(err)
 		return out, nil
 	}
 	doms, err := conn.ListAllDomains(0)
 	if err != nil {
-		c.markDown(fmt.Errorf("list domains: %w", err))
+		c.report(fmt.Errorf("list domains: %w", err))
 		c.closeLocked()
 		return out, nil
 	}
-	c.markUp()
+	c.report(nil)
 	now := time.Now()
 	seen := map[string]bool{}
 	for i := range doms {

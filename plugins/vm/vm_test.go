@@ -338,7 +338,7 @@ func TestActErrors(t *testing.T) {
 // TestUnavailableLoggedOnce: an unreachable libvirt gives empty lists and
 // one log line, in-process so the log can be read.
 func TestUnavailableLoggedOnce(t *testing.T) {
-	var buf syncBuffer
+	var buf plugintest.SyncBuffer
 	c := newCollector()
 	c.log = hclog.New(&hclog.LoggerOptions{Output: &buf, JSONFormat: true})
 	ctx := context.Background()
@@ -355,7 +355,7 @@ func TestUnavailableLoggedOnce(t *testing.T) {
 			t.Fatalf("got %#v, want an empty list", l)
 		}
 	}
-	if n := strings.Count(buf.String(), "libvirt unavailable"); n != 1 {
+	if n := strings.Count(buf.String(), "source unavailable"); n != 1 {
 		t.Errorf("logged %d times, want once:\n%s", n, buf.String())
 	}
 	if _, err := c.Act(ctx, sdk.Action{Name: "start", Target: "test"}); !errors.Is(err, sdk.ErrUnavailable) {
@@ -368,27 +368,10 @@ func TestUnavailableLoggedOnce(t *testing.T) {
 	if err != nil || len(v.([]schema.VM)) != 1 {
 		t.Fatalf("after switching to test:///default: %v %v", v, err)
 	}
-	if n := strings.Count(buf.String(), "libvirt available again"); n != 1 {
+	if n := strings.Count(buf.String(), "source available again"); n != 1 {
 		t.Errorf("recovery logged %d times:\n%s", n, buf.String())
 	}
 	if err := c.Configure(ctx, sdk.Config{Options: map[string]string{"uri": "not a uri"}}); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Errorf("bad uri: %v", err)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -3,7 +3,12 @@
 // every plugin: IEC units with one decimal, "512.0 MiB / 2.0 GiB".
 package units
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
 
 var iec = []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 
@@ -30,4 +35,19 @@ func Bytes(n uint64) string {
 // Usage formats "used / limit", e.g. "512.0 MiB / 2.0 GiB".
 func Usage(used, limit uint64) string {
 	return Bytes(used) + " / " + Bytes(limit)
+}
+
+// Leading parses the number a value starts with, as tools print them:
+// "229.5", "229.5 Volts", "1200.0 Minutes", "40 C", "5912 MiB". ok is false
+// for "", "N/A", "[N/A]" and anything else that is not a finite number.
+func Leading(s string) (float64, bool) {
+	f := strings.Fields(s)
+	if len(f) == 0 {
+		return 0, false
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, false
+	}
+	return v, true
 }

@@ -29,3 +29,20 @@ func TestUsage(t *testing.T) {
 		t.Errorf("Usage = %q, want %q", got, want)
 	}
 }
+
+// Values as nvidia-smi, upsd and apcupsd print them.
+func TestLeading(t *testing.T) {
+	for in, want := range map[string]float64{
+		"40 C": 40, "8.93 W": 8.93, "3 %": 3, "-7 C": -7,
+		"229.5 Volts": 229.5, "1200.0 Minutes": 1200, "61": 61, " 3 ": 3,
+	} {
+		if got, ok := Leading(in); !ok || got != want {
+			t.Errorf("Leading(%q) = %v,%v, want %v", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"", "N/A", "[N/A]", "[Not Supported]", "Requested functionality has been deprecated", "NaN", "NaN W", "Inf", "x1"} {
+		if _, ok := Leading(in); ok {
+			t.Errorf("Leading(%q) ok", in)
+		}
+	}
+}

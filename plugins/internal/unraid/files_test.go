@@ -1,13 +1,10 @@
 package unraid
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 const fixtureRoot = "../../../testdata/unraid"
@@ -156,32 +153,6 @@ func TestStatfsAndPercent(t *testing.T) {
 		if got := Percent(tc.part, tc.total); got != tc.want {
 			t.Errorf("Percent(%d,%d) = %v, want %v", tc.part, tc.total, got, tc.want)
 		}
-	}
-}
-
-func TestHealthLogsOncePerChange(t *testing.T) {
-	var buf strings.Builder
-	h := Health{Log: hclog.New(&hclog.LoggerOptions{Output: &buf}), Source: "var.ini"}
-	steps := []struct {
-		err    error
-		logged bool
-	}{
-		{nil, false}, // fine from the start: nothing to say
-		{nil, false},
-		{errors.New("missing"), true},
-		{errors.New("missing"), false},
-		{errors.New("missing"), false},
-		{errors.New("other"), true},
-		{nil, true}, // recovery
-		{nil, false},
-	}
-	for i, s := range steps {
-		if got := h.Report(s.err); got != s.logged {
-			t.Errorf("step %d: logged = %v, want %v", i, got, s.logged)
-		}
-	}
-	if n := strings.Count(buf.String(), "\n"); n != 3 {
-		t.Errorf("%d log lines, want 3:\n%s", n, buf.String())
 	}
 }
 

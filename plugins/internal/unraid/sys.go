@@ -3,8 +3,6 @@ package unraid
 import (
 	"fmt"
 	"syscall"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // Usage is a file system's size in bytes, as df shows it.
@@ -44,42 +42,3 @@ func Statfs(path string) (Usage, error) {
 	free := st.Bavail * bs
 	return Usage{Total: used + free, Used: used, Free: free}, nil
 }
-
-// Health logs the state of a source once per change: the first failure and
-// every change of reason at Warn, the recovery at Info. Plugins call Report
-// on every collect; the log only sees state changes.
-type Health struct {
-	Log    hclog.Logger
-	Source string
-	last   string
-	seen   bool
-}
-
-// Report records the outcome of reading the source (nil = fine) and logs
-// when it differs from the previous outcome. It returns true when it logged.
-func (h *Health) Report(err error) bool {
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	if h.seen && msg == h.last {
-		return false
-	}
-	first := !h.seen
-	h.seen, h.last = true, msg
-	if h.Log == nil {
-		return true
-	}
-	switch {
-	case err != nil:
-		h.Log.Warn("source unavailable", "source", h.Source, "error", msg)
-	case !first:
-		h.Log.Info("source available again", "source", h.Source)
-	default:
-		return false
-	}
-	return true
-}
-
-// Last is the error text of the latest report, "" when it succeeded.
-func (h *Health) Last() string { return h.last }
