@@ -146,6 +146,7 @@ func rowOf(table, name string) string {
 func TestCLIStatusDegraded(t *testing.T) {
 	t.Parallel()
 	a := coretest.Start(t, coretest.Options{Plugins: coretest.Merge(coretest.Plugins(t, "system"), coretest.TestPlugins(t, "exit"))})
+	a.WaitCollector(t, "system", 30*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 	a.WaitCollector(t, "exit", 30*time.Second, func(c coretest.Collector) bool { return c.Status == "failed" || c.Status == "restarting" })
 	code, out, _ := cli(t, nil, "status", "--addr", a.Addr)
 	if code != exitDegraded || !strings.Contains(out, "NOT RUNNING: exit (") {

@@ -53,6 +53,7 @@ func TestChaosKillPlugins(t *testing.T) {
 	started := time.Now()
 	done, maxRSS, rounds := 0, before.RSSBytes, 0
 	var lastKill time.Time
+	killed := map[int]bool{}
 	for done < kills {
 		<-pace.C
 		rounds++
@@ -74,7 +75,9 @@ func TestChaosKillPlugins(t *testing.T) {
 		if len(pids) == 0 {
 			continue
 		}
-		if err := syscall.Kill(pids[rand.IntN(len(pids))], syscall.SIGKILL); err == nil {
+		pid := pids[rand.IntN(len(pids))]
+		if err := syscall.Kill(pid, syscall.SIGKILL); err == nil {
+			killed[pid] = true
 			done++
 			lastKill = time.Now()
 		}
@@ -83,7 +86,11 @@ func TestChaosKillPlugins(t *testing.T) {
 
 	restarts := 0
 	for _, n := range names {
-		c := a.WaitCollector(t, n, 20*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+		// A killed process may still show as running for the moment before
+		// its exit is noticed: wait for a PID that was never killed.
+		c := a.WaitCollector(t, n, 20*time.Second, func(c coretest.Collector) bool {
+			return c.Status == "running" && c.PID > 0 && !killed[c.PID]
+		})
 		restarts += c.Restarts
 	}
 	if restarts != done {
