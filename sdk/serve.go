@@ -176,8 +176,10 @@ func idleStream(_ any, stream grpc.ServerStream) error {
 // Logger returns the logger a plugin should use. It writes JSON lines to
 // stderr, which the core parses and re-logs under the plugin's name.
 func Logger(name string) hclog.Logger {
+	// No Name: the core already logs every plugin line under the plugin's
+	// name (towerd.plugin.NAME); a name here would be printed twice.
+	_ = name
 	return hclog.New(&hclog.LoggerOptions{
-		Name:       name,
 		Output:     os.Stderr,
 		JSONFormat: true,
 		Level:      hclog.LevelFromString(os.Getenv(LogLevelEnv)),

@@ -555,7 +555,7 @@ func (p *proc) launch() (*plugin.Client, *sdk.Client, sdk.Info, error) {
 		Plugins:          sdk.PluginMap(nil),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		Logger:           p.log,
+		Logger:           p.sup.opts.Logger, // go-plugin adds the binary name itself
 		Stderr:           stderr,
 		StartTimeout:     p.sup.opts.StartTimeout,
 		SkipHostEnv:      true, // cmd.Env has it already; ours must not be overridden

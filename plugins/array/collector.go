@@ -13,8 +13,6 @@ import (
 	"github.com/towerd/towerd/sdk/schema"
 )
 
-const version = "0.1.0"
-
 // StateUnknown is the array state when var.ini cannot be read (not an
 // Unraid host); it is what the REST API answers before the first collect.
 const StateUnknown = "unknown"
@@ -39,7 +37,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "array",
-		Version:         version,
+		Version:         sdk.Version,
 		Topic:           schema.TopicArray,
 		Description:     "Unraid array state, parity check and capacity from var.ini and disks.ini",
 		DefaultInterval: 10 * time.Second,

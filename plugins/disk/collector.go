@@ -18,8 +18,6 @@ import (
 	"github.com/towerd/towerd/sdk/schema"
 )
 
-const version = "0.1.0"
-
 const (
 	defaultSmartInterval = 5 * time.Minute
 	smartTimeout         = 10 * time.Second
@@ -76,7 +74,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "disk",
-		Version:         version,
+		Version:         sdk.Version,
 		Topic:           schema.TopicDisks,
 		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl",
 		DefaultInterval: 30 * time.Second,

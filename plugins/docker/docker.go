@@ -65,7 +65,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "docker",
-		Version:         "1.0.0",
+		Version:         sdk.Version,
 		Topic:           schema.TopicContainers,
 		Description:     "Docker containers: state, CPU, memory, network, ports; start/stop/restart/pause/unpause",
 		DefaultInterval: 10 * time.Second,

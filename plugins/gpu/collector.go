@@ -18,8 +18,6 @@ import (
 	"github.com/towerd/towerd/sdk/schema"
 )
 
-const version = "0.1.0"
-
 // config is the parsed option set.
 type config struct {
 	nvidiaSMI   string        // nvidia-smi name (looked up on PATH) or path
@@ -98,7 +96,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "gpu",
-		Version:         version,
+		Version:         sdk.Version,
 		Topic:           schema.TopicGPU,
 		Description:     "GPUs: NVIDIA (nvidia-smi), Intel (i915/xe sysfs, intel_gpu_top), AMD (amdgpu sysfs)",
 		DefaultInterval: 10 * time.Second,

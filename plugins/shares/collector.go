@@ -12,8 +12,6 @@ import (
 	"github.com/towerd/towerd/sdk/schema"
 )
 
-const version = "0.1.0"
-
 type collector struct {
 	log       hclog.Logger
 	root      string
@@ -28,7 +26,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "shares",
-		Version:         version,
+		Version:         sdk.Version,
 		Topic:           schema.TopicShares,
 		Description:     "Unraid user shares from shares.ini, the share configs on the flash and statfs",
 		DefaultInterval: 60 * time.Second,

@@ -17,8 +17,6 @@ import (
 	"github.com/towerd/towerd/sdk/schema"
 )
 
-const version = "0.1.0"
-
 // Default ports of the two daemons.
 const (
 	defaultNUTPort = 3493
@@ -150,7 +148,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "ups",
-		Version:         version,
+		Version:         sdk.Version,
 		Topic:           schema.TopicUPS,
 		Description:     "UPS status from NUT upsd or apcupsd (NIS) over TCP",
 		DefaultInterval: 10 * time.Second,

@@ -49,7 +49,7 @@ func newCollector() *collector {
 func (c *collector) Describe() sdk.Info {
 	return sdk.Info{
 		Name:            "vm",
-		Version:         "1.0.0",
+		Version:         sdk.Version,
 		Topic:           schema.TopicVMs,
 		Description:     "libvirt virtual machines: state, vCPUs, memory, first disk; start/stop/force-stop/restart/pause/resume/hibernate/reset",
 		DefaultInterval: 10 * time.Second,
