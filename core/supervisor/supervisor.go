@@ -249,7 +249,7 @@ func (s *Supervisor) Collect(ctx context.Context, name string) (string, []byte, 
 	if err == nil {
 		err = s.checkPayload(info, topic, payload)
 	}
-	if err != nil && ctx.Err() == context.DeadlineExceeded {
+	if err != nil && overran(ctx) {
 		err = fmt.Errorf("collect did not return within its deadline (%v); plugin killed", took.Round(time.Millisecond))
 		p.collected(took, err)
 		p.killHung(err)
@@ -659,4 +659,15 @@ func watchExit(ctx context.Context, conn *grpc.ClientConn) <-chan struct{} {
 		}
 	}()
 	return ch
+}
+
+// overran reports whether ctx's deadline has passed, or is so close that an
+// error now is the deadline reported first by the plugin's end of the
+// stream (its copy of the deadline can fire before ours).
+func overran(ctx context.Context) bool {
+	if ctx.Err() == context.DeadlineExceeded {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < 100*time.Millisecond
 }

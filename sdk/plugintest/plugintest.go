@@ -7,12 +7,14 @@ package plugintest
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -99,7 +101,29 @@ func Start(t testing.TB, path string, env ...string) *Plugin {
 }
 
 // Launch is Start without a testing.TB; the caller must Kill the plugin.
-func Launch(path string, env ...string) (*Plugin, error) {
+func Launch(path string, env ...string) (p *Plugin, err error) {
+	err = retryBusy(func() error {
+		p, err = launch(path, env...)
+		return err
+	})
+	return p, err
+}
+
+// retryBusy runs start again while it fails with ETXTBSY: a binary a test
+// has just copied can still be open for writing in a child that another
+// goroutine is forking at that moment, and exec refuses it briefly (the Go
+// toolchain retries the same way).
+func retryBusy(start func() error) error {
+	for i := 0; ; i++ {
+		err := start()
+		if i == 50 || err == nil || !(errors.Is(err, syscall.ETXTBSY) || strings.Contains(err.Error(), "text file busy")) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func launch(path string, env ...string) (*Plugin, error) {
 	cmd := exec.Command(path)
 	cmd.Env = append(os.Environ(), env...)
 	c := plugin.NewClient(&plugin.ClientConfig{
