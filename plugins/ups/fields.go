@@ -58,25 +58,15 @@ func fromNUT(vars map[string]string) schema.UPS {
 	if u.Model == "" {
 		u.Model = vars["ups.model"]
 	}
-	if v, ok := units.Leading(vars["battery.charge"]); ok {
-		u.BatteryChargePercent = v
-	}
+	setNumbers(vars, map[string]*float64{
+		"battery.charge": &u.BatteryChargePercent, "ups.load": &u.LoadPercent,
+		"input.voltage": &u.InputVoltage, "output.voltage": &u.OutputVoltage,
+		"ups.realpower.nominal": &u.NominalPowerWatts,
+	})
 	if v, ok := units.Leading(vars["battery.runtime"]); ok {
 		u.BatteryRuntimeSeconds = int64(v)
 	}
 	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
-	if v, ok := units.Leading(vars["ups.load"]); ok {
-		u.LoadPercent = v
-	}
-	if v, ok := units.Leading(vars["input.voltage"]); ok {
-		u.InputVoltage = v
-	}
-	if v, ok := units.Leading(vars["output.voltage"]); ok {
-		u.OutputVoltage = v
-	}
-	if v, ok := units.Leading(vars["ups.realpower.nominal"]); ok {
-		u.NominalPowerWatts = v
-	}
 	p, ok := units.Leading(vars["ups.realpower"])
 	fillPower(&u, p, ok)
 	return u
@@ -118,25 +108,24 @@ func fromAPC(rec map[string]string) schema.UPS {
 	if u.Model == "" {
 		u.Model = rec["UPSNAME"]
 	}
-	if v, ok := units.Leading(rec["BCHARGE"]); ok {
-		u.BatteryChargePercent = v
-	}
+	setNumbers(rec, map[string]*float64{
+		"BCHARGE": &u.BatteryChargePercent, "LOADPCT": &u.LoadPercent,
+		"LINEV": &u.InputVoltage, "OUTPUTV": &u.OutputVoltage, "NOMPOWER": &u.NominalPowerWatts,
+	})
 	if v, ok := units.Leading(rec["TIMELEFT"]); ok { // minutes
 		u.BatteryRuntimeSeconds = int64(math.Round(v * 60))
 	}
 	u.RuntimeLeftSeconds = u.BatteryRuntimeSeconds
-	if v, ok := units.Leading(rec["LOADPCT"]); ok {
-		u.LoadPercent = v
-	}
-	if v, ok := units.Leading(rec["LINEV"]); ok {
-		u.InputVoltage = v
-	}
-	if v, ok := units.Leading(rec["OUTPUTV"]); ok {
-		u.OutputVoltage = v
-	}
-	if v, ok := units.Leading(rec["NOMPOWER"]); ok {
-		u.NominalPowerWatts = v
-	}
 	fillPower(&u, 0, false) // apcupsd reports no real power
 	return u
+}
+
+// setNumbers stores the leading number of each key's value into its field,
+// leaving fields whose key is absent or not a number as they are.
+func setNumbers(values map[string]string, fields map[string]*float64) {
+	for key, field := range fields {
+		if v, ok := units.Leading(values[key]); ok {
+			*field = v
+		}
+	}
 }
