@@ -1,11 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/towerd/towerd/sdk"
@@ -120,7 +122,7 @@ func (s *Server) setInterval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "request body missing or too large")
 		return
 	}
-	dec := json.NewDecoder(bytesReader(raw))
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil || body.Interval == nil {
 		writeError(w, http.StatusBadRequest, `body must be {"interval": seconds} with seconds from 5 to 86400`)
@@ -134,7 +136,7 @@ func (s *Server) setInterval(w http.ResponseWriter, r *http.Request) {
 		writeError(w, collectorStatus(err), err.Error())
 		return
 	}
-	writeAction(w, "collector "+name+" interval set to "+itoa(*body.Interval)+"s")
+	writeAction(w, "collector "+name+" interval set to "+strconv.Itoa(*body.Interval)+"s")
 }
 
 func collectorStatus(err error) int {

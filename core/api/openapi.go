@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -162,7 +163,7 @@ func buildOpenAPI() obj {
 			resps["200"] = jsonResponse("OK", schemaRef(op.response))
 		}
 		for _, code := range op.errors {
-			resps[itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
+			resps[strconv.Itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
 		}
 		if op.path != "/health" {
 			resps["401"] = jsonResponse("A token is configured and the request lacks it.", ref("Unauthorized"))

@@ -1,10 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -90,8 +88,6 @@ func (p prefixed) Handle(path string, h http.Handler) *mux.Route {
 	return p.Router.Handle(Prefix+path, h)
 }
 
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
-
 // pathVar returns the unescaped route variable key (routes match on the
 // escaped path). An undecodable value is returned as is; validation
 // refuses it.
@@ -102,5 +98,3 @@ func pathVar(r *http.Request, key string) string {
 	}
 	return v
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }

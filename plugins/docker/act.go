@@ -84,7 +84,7 @@ func (c *collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 
 // classify maps an Engine API error to the SDK error kinds.
 func classify(a sdk.Action, err error) error {
-	kind := sdk.ErrUnavailable
+	var kind error
 	switch {
 	case cerrdefs.IsNotFound(err):
 		kind = sdk.ErrNotFound

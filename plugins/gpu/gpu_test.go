@@ -120,8 +120,7 @@ func TestTower(t *testing.T) {
 		"nvidia-smi":    fmt.Sprintf("cat '%s'\nexit 9\n", abs(t, "testdata/nvidia/no-driver.txt")),
 		"intel_gpu_top": "echo 'Failed to initialize PMU! (Permission denied)' >&2\nexit 1\n",
 	})
-	nvidiaOff := wantNvidia
-	nvidiaOff = schema.GPU{Available: false, Index: 2, Vendor: "nvidia", Name: "NVIDIA GeForce GTX 1660",
+	nvidiaOff := schema.GPU{Available: false, Index: 2, Vendor: "nvidia", Name: "NVIDIA GeForce GTX 1660",
 		DriverVersion: "nvidia", CPUTemperatureCelsius: 38}
 	intelNoTop := wantIntel
 	intelNoTop.UtilizationGPUPercent, intelNoTop.PowerDrawWatts = 0, 0 // first RAPL reading: no delta yet

@@ -190,7 +190,6 @@ func marketingName(s string) string {
 }
 
 var vendorNames = map[string]string{"8086": "Intel", "1002": "AMD", "10de": "NVIDIA"}
-var vendorKeys = map[string]string{"8086": "intel", "1002": "amd", "10de": "nvidia"}
 
 // pciName names a GPU: amdgpu's product_name, else pci.ids under root,
 // else the PCI ID.

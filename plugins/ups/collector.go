@@ -27,15 +27,14 @@ var upsNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // config is the parsed option set.
 type config struct {
-	driver   string // nut, apcupsd or auto
-	host     string
-	nutPort  int
-	apcPort  int
-	ups      string // NUT UPS name; empty = first of LIST UPS
-	user     string
-	pass     string
-	timeout  time.Duration // per daemon attempt
-	override bool          // port was given explicitly
+	driver  string // nut, apcupsd or auto
+	host    string
+	nutPort int
+	apcPort int
+	ups     string // NUT UPS name; empty = first of LIST UPS
+	user    string
+	pass    string
+	timeout time.Duration // per daemon attempt
 }
 
 func defaultConfig() config {

@@ -2,9 +2,8 @@
 
 package main
 
-// dlopenBuild: this binary is linked against libvirt.so (built with the
-// libvirt headers); without the library it does not start at all, so the
-// shipped plugin is built with -tags libvirt_dlopen.
-const dlopenBuild = false
+// Without libvirt_dlopen the binary is linked against libvirt.so (built
+// with the libvirt headers) and does not start at all without the library,
+// so the shipped plugin is built with -tags libvirt_dlopen.
 
 func libraryAvailable() error { return nil }

@@ -4,9 +4,6 @@ package main
 
 import "fmt"
 
-// dlopenBuild: this binary loads libvirt.so.0 at run time.
-const dlopenBuild = true
-
 // libraryAvailable checks for libvirt.so.0 before the binding is touched:
 // the binding tries dlopen once per process and remembers a failure, so
 // probing first lets the plugin pick libvirt up when it is installed later,
