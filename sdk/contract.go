@@ -34,10 +34,27 @@ type Info struct {
 	Description     string
 	DefaultInterval time.Duration
 	Actions         []string
+	// WatchPaths are state files or folders, relative to the root, whose
+	// change makes the core collect at once (debounced) instead of at the
+	// next tick, e.g. "var/local/emhttp/var.ini". Plugins stay pull-only:
+	// the core watches, the plugin is only asked to Collect.
+	WatchPaths []string
+}
+
+// Bundle is what a plugin process serves: its name (the executable's file
+// name), its version, and one collector or several. A single-collector
+// plugin's bundle has one collector of the plugin's own name.
+type Bundle struct {
+	Name       string
+	Version    string
+	Collectors []Info
 }
 
 // Config is what the core passes to Configure.
 type Config struct {
+	// Collector names the collector of a bundle the options are for; empty
+	// means the plugin's only collector.
+	Collector string
 	// Root is the host root the plugin reads state files under.
 	Root string
 	// Options are the collector's options from the core's config file.
@@ -46,9 +63,12 @@ type Config struct {
 
 // Action is a control request forwarded from the REST API.
 type Action struct {
-	Name   string
-	Target string
-	Params map[string]string
+	// Collector names the collector of a bundle that acts; empty means the
+	// plugin's only collector.
+	Collector string
+	Name      string
+	Target    string
+	Params    map[string]string
 }
 
 // Collector is the interface every plugin implements.

@@ -29,7 +29,7 @@ type GRPCPlugin struct {
 
 // GRPCServer registers the collector service on the plugin side.
 func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterCollectorServer(s, &grpcServer{impl: p.Impl})
+	pb.RegisterCollectorServer(s, newGRPCServer(p.Impl.Describe().Name, []Collector{p.Impl}))
 	return nil
 }
 
@@ -85,18 +85,54 @@ func (c *Client) Describe(ctx context.Context) (Info, error) {
 		Description:     r.Description,
 		DefaultInterval: time.Duration(r.DefaultIntervalSeconds) * time.Second,
 		Actions:         r.Actions,
+		WatchPaths:      r.WatchPaths,
 	}, nil
 }
 
-// Configure passes options to the plugin.
+// DescribeBundle asks the plugin what it serves: one collector (a plugin
+// written before bundles, or a single-collector one) or several.
+func (c *Client) DescribeBundle(ctx context.Context) (Bundle, error) {
+	r, err := c.rpc.Describe(ctx, &pb.DescribeRequest{})
+	if err != nil {
+		return Bundle{}, fromStatus(err)
+	}
+	b := Bundle{Name: r.Name, Version: r.Version}
+	if len(r.Collectors) == 0 {
+		b.Collectors = []Info{{
+			Name:            r.Name,
+			Version:         r.Version,
+			Topic:           r.Topic,
+			Description:     r.Description,
+			DefaultInterval: time.Duration(r.DefaultIntervalSeconds) * time.Second,
+			Actions:         r.Actions,
+			WatchPaths:      r.WatchPaths,
+		}}
+		return b, nil
+	}
+	for _, ci := range r.Collectors {
+		b.Collectors = append(b.Collectors, Info{
+			Name:            ci.Name,
+			Version:         r.Version,
+			Topic:           ci.Topic,
+			Description:     ci.Description,
+			DefaultInterval: time.Duration(ci.DefaultIntervalSeconds) * time.Second,
+			Actions:         ci.Actions,
+			WatchPaths:      ci.WatchPaths,
+		})
+	}
+	return b, nil
+}
+
+// Configure passes options to the plugin (to cfg.Collector of a bundle).
 func (c *Client) Configure(ctx context.Context, cfg Config) error {
-	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Root: cfg.Root, Options: cfg.Options})
+	_, err := c.rpc.Configure(ctx, &pb.ConfigureRequest{Collector: cfg.Collector, Root: cfg.Root, Options: cfg.Options})
 	return fromStatus(err)
 }
 
-// Collect runs one collection and returns the topic and JSON payload.
-func (c *Client) Collect(ctx context.Context) (string, []byte, error) {
-	r, err := c.rpc.Collect(ctx, &pb.CollectRequest{})
+// Collect runs one collection of the named collector ("" for a
+// single-collector plugin) and returns the topic and JSON payload.
+func (c *Client) Collect(ctx context.Context, collector string) (string, []byte, error) {
+	r, err := c.rpc.Collect(ctx, &pb.CollectRequest{Collector: collector})
 	if err != nil {
 		return "", nil, fromStatus(err)
 	}
@@ -105,7 +141,7 @@ func (c *Client) Collect(ctx context.Context) (string, []byte, error) {
 
 // Act runs a control action.
 func (c *Client) Act(ctx context.Context, a Action) (string, error) {
-	r, err := c.rpc.Act(ctx, &pb.ActRequest{Action: a.Name, Target: a.Target, Params: a.Params})
+	r, err := c.rpc.Act(ctx, &pb.ActRequest{Collector: a.Collector, Action: a.Name, Target: a.Target, Params: a.Params})
 	if err != nil {
 		return "", fromStatus(err)
 	}

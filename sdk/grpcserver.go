@@ -14,36 +14,86 @@ import (
 )
 
 // grpcServer is the plugin side of the collector service: it turns gRPC
-// calls into calls of the Collector. It imports no go-plugin code, so a
-// plugin built with the towerd_plugin tag links no host-side code.
+// calls into calls of the process's collectors. It imports no go-plugin
+// code, so a plugin built with the towerd_plugin tag links no host-side code.
 type grpcServer struct {
 	pb.UnimplementedCollectorServer
-	impl Collector
+	name       string // the plugin's name: its one collector's, or the executable's for a bundle
+	collectors []Collector
+	byName     map[string]Collector
+}
+
+func newGRPCServer(name string, cs []Collector) *grpcServer {
+	s := &grpcServer{name: name, collectors: cs, byName: make(map[string]Collector, len(cs))}
+	for _, c := range cs {
+		s.byName[c.Describe().Name] = c
+	}
+	return s
+}
+
+// bundle reports whether the process serves several collectors, which is
+// described with DescribeResponse.collectors rather than the single form.
+func (s *grpcServer) bundle() bool { return len(s.collectors) > 1 }
+
+// collector finds the collector a request names; "" is the first, so a
+// core that predates bundles keeps talking to single-collector plugins.
+func (s *grpcServer) collector(name string) (Collector, error) {
+	if name == "" {
+		return s.collectors[0], nil
+	}
+	if c, ok := s.byName[name]; ok {
+		return c, nil
+	}
+	return nil, status.Errorf(codes.NotFound, "plugin %q has no collector %q", s.name, name)
 }
 
 func (s *grpcServer) Describe(context.Context, *pb.DescribeRequest) (*pb.DescribeResponse, error) {
-	info := s.impl.Describe()
-	return &pb.DescribeResponse{
-		Name:                   info.Name,
-		Version:                info.Version,
-		Topic:                  info.Topic,
-		Description:            info.Description,
-		DefaultIntervalSeconds: uint32(info.DefaultInterval / time.Second),
-		Actions:                info.Actions,
-	}, nil
+	if !s.bundle() {
+		info := s.collectors[0].Describe()
+		return &pb.DescribeResponse{
+			Name:                   info.Name,
+			Version:                info.Version,
+			Topic:                  info.Topic,
+			Description:            info.Description,
+			DefaultIntervalSeconds: uint32(info.DefaultInterval / time.Second),
+			Actions:                info.Actions,
+			WatchPaths:             info.WatchPaths,
+		}, nil
+	}
+	r := &pb.DescribeResponse{Name: s.name, Version: s.collectors[0].Describe().Version}
+	for _, c := range s.collectors {
+		info := c.Describe()
+		r.Collectors = append(r.Collectors, &pb.CollectorInfo{
+			Name:                   info.Name,
+			Topic:                  info.Topic,
+			DefaultIntervalSeconds: uint32(info.DefaultInterval / time.Second),
+			Actions:                info.Actions,
+			Description:            info.Description,
+			WatchPaths:             info.WatchPaths,
+		})
+	}
+	return r, nil
 }
 
 func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
-	if c, ok := s.impl.(Configurable); ok {
-		if err := c.Configure(ctx, Config{Root: req.Root, Options: req.Options}); err != nil {
+	c, err := s.collector(req.Collector)
+	if err != nil {
+		return nil, err
+	}
+	if cf, ok := c.(Configurable); ok {
+		if err := cf.Configure(ctx, Config{Collector: req.Collector, Root: req.Root, Options: req.Options}); err != nil {
 			return nil, toStatus(err)
 		}
 	}
 	return &pb.ConfigureResponse{}, nil
 }
 
-func (s *grpcServer) Collect(ctx context.Context, _ *pb.CollectRequest) (*pb.CollectResponse, error) {
-	v, err := s.impl.Collect(ctx)
+func (s *grpcServer) Collect(ctx context.Context, req *pb.CollectRequest) (*pb.CollectResponse, error) {
+	c, err := s.collector(req.Collector)
+	if err != nil {
+		return nil, err
+	}
+	v, err := c.Collect(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -54,15 +104,19 @@ func (s *grpcServer) Collect(ctx context.Context, _ *pb.CollectRequest) (*pb.Col
 	if string(payload) == "null" {
 		return nil, status.Error(codes.Internal, "collector returned a nil payload (use an empty slice for an empty list)")
 	}
-	return &pb.CollectResponse{Topic: s.impl.Describe().Topic, Payload: payload}, nil
+	return &pb.CollectResponse{Topic: c.Describe().Topic, Payload: payload}, nil
 }
 
 func (s *grpcServer) Act(ctx context.Context, req *pb.ActRequest) (*pb.ActResponse, error) {
-	a, ok := s.impl.(Actor)
-	if !ok || !slices.Contains(s.impl.Describe().Actions, req.Action) {
+	c, err := s.collector(req.Collector)
+	if err != nil {
+		return nil, err
+	}
+	a, ok := c.(Actor)
+	if !ok || !slices.Contains(c.Describe().Actions, req.Action) {
 		return nil, status.Errorf(codes.Unimplemented, "unknown action %q", req.Action)
 	}
-	msg, err := a.Act(ctx, Action{Name: req.Action, Target: req.Target, Params: req.Params})
+	msg, err := a.Act(ctx, Action{Collector: req.Collector, Name: req.Action, Target: req.Target, Params: req.Params})
 	if err != nil {
 		return nil, toStatus(err)
 	}

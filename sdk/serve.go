@@ -35,13 +35,24 @@ const (
 //
 //	func main() { sdk.Serve(&myCollector{}) }
 //
+// Given several collectors, one process serves them all (a bundle, as
+// netdata's go.d.plugin runs many modules in one process): each keeps its
+// own name, topic, interval and actions, and the plugin's name is its
+// executable's file name.
+//
+//	func main() { sdk.Serve(&notifications{}, &parity{}, &mover{}) }
+//
 // Serve speaks go-plugin's gRPC protocol (handshake line, health, broker,
 // controller and stdio services) with grpc-go alone, without linking
 // go-plugin's host-side machinery (net/rpc, yamux, TLS certificate
 // generation); built with the towerd_plugin tag (as `make build` does) a
 // plugin binary is about half the size and half the memory.
-func Serve(c Collector) {
+func Serve(c Collector, more ...Collector) {
+	collectors := append([]Collector{c}, more...)
 	name := c.Describe().Name
+	if len(more) > 0 {
+		name = filepath.Base(os.Args[0])
+	}
 	log := Logger(name)
 	if os.Getenv(MagicCookieKey) != MagicCookieValue {
 		fmt.Fprintln(os.Stderr, "This binary is a towerd plugin. It is not meant to be run directly;\n"+
@@ -49,7 +60,7 @@ func Serve(c Collector) {
 		os.Exit(1)
 	}
 	tuneMemory()
-	if err := serve(c, log); err != nil {
+	if err := serve(newGRPCServer(name, collectors), log); err != nil {
 		log.Error("plugin stopped", "error", err)
 		os.Exit(1)
 	}
@@ -66,7 +77,7 @@ func tuneMemory() {
 	}
 }
 
-func serve(c Collector, log hclog.Logger) error {
+func serve(srv *grpcServer, log hclog.Logger) error {
 	if !acceptsVersion(os.Getenv("PLUGIN_PROTOCOL_VERSIONS")) {
 		return fmt.Errorf("the core speaks plugin protocol %q; this plugin speaks %d",
 			os.Getenv("PLUGIN_PROTOCOL_VERSIONS"), ProtocolVersion)
@@ -84,7 +95,7 @@ func serve(c Collector, log hclog.Logger) error {
 	s.RegisterService(&controllerDesc, s)
 	s.RegisterService(&brokerDesc, nil)
 	s.RegisterService(&stdioDesc, nil)
-	pb.RegisterCollectorServer(s, &grpcServer{impl: c})
+	pb.RegisterCollectorServer(s, srv)
 
 	// The core's terminal may send Ctrl-C to the whole process group; the
 	// core stops its plugins itself (Shutdown or kill), so ignore it.

@@ -55,7 +55,7 @@ func TestLeanServeSpeaksGoPluginProtocol(t *testing.T) {
 	if err := p.Configure(ctx, sdk.Config{Root: "/", Options: map[string]string{"exclude": ""}}); err != nil {
 		t.Fatal(err)
 	}
-	topic, payload, err := p.Collect(ctx)
+	topic, payload, err := p.Collect(ctx, "")
 	if err != nil || topic != "network_list_update" || !strings.Contains(string(payload), `"name":"lo"`) {
 		t.Fatalf("collect: %s %s %v", topic, payload, err)
 	}

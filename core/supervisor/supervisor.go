@@ -241,7 +241,7 @@ func (s *Supervisor) Collect(ctx context.Context, name string) (string, []byte, 
 		return "", nil, fmt.Errorf("%s: %w", name, ErrNotRunning)
 	}
 	start := time.Now()
-	topic, payload, err := c.Collect(ctx)
+	topic, payload, err := c.Collect(ctx, "")
 	took := time.Since(start)
 	if errors.Is(err, sdk.ErrTooLarge) {
 		err = fmt.Errorf("payload exceeds the limit of %d bytes (%v)", s.opts.MaxPayload, err)

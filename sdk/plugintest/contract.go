@@ -118,7 +118,7 @@ func Check(t testing.TB, path string, c Contract) *Result {
 	for i := 1; i <= c.Collects; i++ {
 		cx, cancel = ctx()
 		start := time.Now()
-		topic, payload, err := p.Collect(cx)
+		topic, payload, err := p.Collect(cx, "")
 		took := time.Since(start)
 		if dl, ok := cx.Deadline(); err != nil && (cx.Err() == context.DeadlineExceeded || ok && time.Until(dl) < 100*time.Millisecond) {
 			// Either end of the stream may report the overrun first (a

@@ -169,7 +169,7 @@ func (p *Plugin) CollectJSON(t testing.TB, out any) []byte {
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	topic, payload, err := p.Collect(ctx)
+	topic, payload, err := p.Collect(ctx, "")
 	if err != nil {
 		t.Fatalf("Collect: %v", err)
 	}

@@ -74,7 +74,17 @@ type DescribeResponse struct {
 	// Control actions Act accepts, e.g. ["start", "stop"].
 	Actions []string `protobuf:"bytes,5,rep,name=actions,proto3" json:"actions,omitempty"`
 	// One line for humans.
-	Description   string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,6,opt,name=description,proto3" json:"description,omitempty"`
+	// State files or folders, relative to the root, that this collector's
+	// payload derives from: the core collects at once (debounced) when one
+	// changes, instead of waiting for the next tick.
+	WatchPaths []string `protobuf:"bytes,7,rep,name=watch_paths,json=watchPaths,proto3" json:"watch_paths,omitempty"`
+	// A bundle: set when one process serves several collectors. Then name
+	// and version are the plugin's (name = the executable's file name) and
+	// fields 3-7 are unused; every Configure, Collect and Act names one of
+	// these collectors. Empty for a single-collector plugin, whose
+	// collector is described by the fields above (protocol 1 as before).
+	Collectors    []*CollectorInfo `protobuf:"bytes,8,rep,name=collectors,proto3" json:"collectors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,20 +161,123 @@ func (x *DescribeResponse) GetDescription() string {
 	return ""
 }
 
+func (x *DescribeResponse) GetWatchPaths() []string {
+	if x != nil {
+		return x.WatchPaths
+	}
+	return nil
+}
+
+func (x *DescribeResponse) GetCollectors() []*CollectorInfo {
+	if x != nil {
+		return x.Collectors
+	}
+	return nil
+}
+
+// CollectorInfo describes one collector of a bundle.
+type CollectorInfo struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unique across all plugins the core runs, e.g. "notification".
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// WebSocket/REST topic; must end in "_update".
+	Topic                  string   `protobuf:"bytes,2,opt,name=topic,proto3" json:"topic,omitempty"`
+	DefaultIntervalSeconds uint32   `protobuf:"varint,3,opt,name=default_interval_seconds,json=defaultIntervalSeconds,proto3" json:"default_interval_seconds,omitempty"`
+	Actions                []string `protobuf:"bytes,4,rep,name=actions,proto3" json:"actions,omitempty"`
+	Description            string   `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	WatchPaths             []string `protobuf:"bytes,6,rep,name=watch_paths,json=watchPaths,proto3" json:"watch_paths,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
+}
+
+func (x *CollectorInfo) Reset() {
+	*x = CollectorInfo{}
+	mi := &file_collector_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CollectorInfo) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CollectorInfo) ProtoMessage() {}
+
+func (x *CollectorInfo) ProtoReflect() protoreflect.Message {
+	mi := &file_collector_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CollectorInfo.ProtoReflect.Descriptor instead.
+func (*CollectorInfo) Descriptor() ([]byte, []int) {
+	return file_collector_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CollectorInfo) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CollectorInfo) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
+func (x *CollectorInfo) GetDefaultIntervalSeconds() uint32 {
+	if x != nil {
+		return x.DefaultIntervalSeconds
+	}
+	return 0
+}
+
+func (x *CollectorInfo) GetActions() []string {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
+func (x *CollectorInfo) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CollectorInfo) GetWatchPaths() []string {
+	if x != nil {
+		return x.WatchPaths
+	}
+	return nil
+}
+
 type ConfigureRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Root of the host file system the plugin should read state from
 	// ("/" in production, a fixture tree in tests and demo mode).
 	Root string `protobuf:"bytes,1,opt,name=root,proto3" json:"root,omitempty"`
 	// Free-form options from the collector's section of the core's config.
-	Options       map[string]string `protobuf:"bytes,2,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Options map[string]string `protobuf:"bytes,2,rep,name=options,proto3" json:"options,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which collector of a bundle the options are for ("" = the only one).
+	Collector     string `protobuf:"bytes,3,opt,name=collector,proto3" json:"collector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_collector_proto_msgTypes[2]
+	mi := &file_collector_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -176,7 +289,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[2]
+	mi := &file_collector_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -189,7 +302,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{2}
+	return file_collector_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ConfigureRequest) GetRoot() string {
@@ -206,6 +319,13 @@ func (x *ConfigureRequest) GetOptions() map[string]string {
 	return nil
 }
 
+func (x *ConfigureRequest) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
 type ConfigureResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -214,7 +334,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_collector_proto_msgTypes[3]
+	mi := &file_collector_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +346,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[3]
+	mi := &file_collector_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,18 +359,20 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{3}
+	return file_collector_proto_rawDescGZIP(), []int{4}
 }
 
 type CollectRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Which collector of a bundle to collect ("" = the only one).
+	Collector     string `protobuf:"bytes,1,opt,name=collector,proto3" json:"collector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CollectRequest) Reset() {
 	*x = CollectRequest{}
-	mi := &file_collector_proto_msgTypes[4]
+	mi := &file_collector_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -262,7 +384,7 @@ func (x *CollectRequest) String() string {
 func (*CollectRequest) ProtoMessage() {}
 
 func (x *CollectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[4]
+	mi := &file_collector_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -275,7 +397,14 @@ func (x *CollectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectRequest.ProtoReflect.Descriptor instead.
 func (*CollectRequest) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{4}
+	return file_collector_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CollectRequest) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
 }
 
 type CollectResponse struct {
@@ -290,7 +419,7 @@ type CollectResponse struct {
 
 func (x *CollectResponse) Reset() {
 	*x = CollectResponse{}
-	mi := &file_collector_proto_msgTypes[5]
+	mi := &file_collector_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +431,7 @@ func (x *CollectResponse) String() string {
 func (*CollectResponse) ProtoMessage() {}
 
 func (x *CollectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[5]
+	mi := &file_collector_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +444,7 @@ func (x *CollectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectResponse.ProtoReflect.Descriptor instead.
 func (*CollectResponse) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{5}
+	return file_collector_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CollectResponse) GetTopic() string {
@@ -339,14 +468,16 @@ type ActRequest struct {
 	// What to act on: a container ID, a VM name, a disk ID; may be empty.
 	Target string `protobuf:"bytes,2,opt,name=target,proto3" json:"target,omitempty"`
 	// Extra arguments, e.g. {"correcting": "true"}.
-	Params        map[string]string `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Params map[string]string `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Which collector of a bundle acts ("" = the only one).
+	Collector     string `protobuf:"bytes,4,opt,name=collector,proto3" json:"collector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActRequest) Reset() {
 	*x = ActRequest{}
-	mi := &file_collector_proto_msgTypes[6]
+	mi := &file_collector_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -358,7 +489,7 @@ func (x *ActRequest) String() string {
 func (*ActRequest) ProtoMessage() {}
 
 func (x *ActRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[6]
+	mi := &file_collector_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -371,7 +502,7 @@ func (x *ActRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActRequest.ProtoReflect.Descriptor instead.
 func (*ActRequest) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{6}
+	return file_collector_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActRequest) GetAction() string {
@@ -395,6 +526,13 @@ func (x *ActRequest) GetParams() map[string]string {
 	return nil
 }
 
+func (x *ActRequest) GetCollector() string {
+	if x != nil {
+		return x.Collector
+	}
+	return ""
+}
+
 type ActResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Human-readable outcome, returned to the REST caller.
@@ -405,7 +543,7 @@ type ActResponse struct {
 
 func (x *ActResponse) Reset() {
 	*x = ActResponse{}
-	mi := &file_collector_proto_msgTypes[7]
+	mi := &file_collector_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +555,7 @@ func (x *ActResponse) String() string {
 func (*ActResponse) ProtoMessage() {}
 
 func (x *ActResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_collector_proto_msgTypes[7]
+	mi := &file_collector_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +568,7 @@ func (x *ActResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActResponse.ProtoReflect.Descriptor instead.
 func (*ActResponse) Descriptor() ([]byte, []int) {
-	return file_collector_proto_rawDescGZIP(), []int{7}
+	return file_collector_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ActResponse) GetMessage() string {
@@ -445,30 +583,46 @@ var File_collector_proto protoreflect.FileDescriptor
 const file_collector_proto_rawDesc = "" +
 	"\n" +
 	"\x0fcollector.proto\x12\x10towerd.plugin.v1\"\x11\n" +
-	"\x0fDescribeRequest\"\xcc\x01\n" +
+	"\x0fDescribeRequest\"\xae\x02\n" +
 	"\x10DescribeResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x14\n" +
 	"\x05topic\x18\x03 \x01(\tR\x05topic\x128\n" +
 	"\x18default_interval_seconds\x18\x04 \x01(\rR\x16defaultIntervalSeconds\x12\x18\n" +
 	"\aactions\x18\x05 \x03(\tR\aactions\x12 \n" +
-	"\vdescription\x18\x06 \x01(\tR\vdescription\"\xad\x01\n" +
+	"\vdescription\x18\x06 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vwatch_paths\x18\a \x03(\tR\n" +
+	"watchPaths\x12?\n" +
+	"\n" +
+	"collectors\x18\b \x03(\v2\x1f.towerd.plugin.v1.CollectorInfoR\n" +
+	"collectors\"\xd0\x01\n" +
+	"\rCollectorInfo\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05topic\x18\x02 \x01(\tR\x05topic\x128\n" +
+	"\x18default_interval_seconds\x18\x03 \x01(\rR\x16defaultIntervalSeconds\x12\x18\n" +
+	"\aactions\x18\x04 \x03(\tR\aactions\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12\x1f\n" +
+	"\vwatch_paths\x18\x06 \x03(\tR\n" +
+	"watchPaths\"\xcb\x01\n" +
 	"\x10ConfigureRequest\x12\x12\n" +
 	"\x04root\x18\x01 \x01(\tR\x04root\x12I\n" +
-	"\aoptions\x18\x02 \x03(\v2/.towerd.plugin.v1.ConfigureRequest.OptionsEntryR\aoptions\x1a:\n" +
+	"\aoptions\x18\x02 \x03(\v2/.towerd.plugin.v1.ConfigureRequest.OptionsEntryR\aoptions\x12\x1c\n" +
+	"\tcollector\x18\x03 \x01(\tR\tcollector\x1a:\n" +
 	"\fOptionsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x13\n" +
-	"\x11ConfigureResponse\"\x10\n" +
-	"\x0eCollectRequest\"A\n" +
+	"\x11ConfigureResponse\".\n" +
+	"\x0eCollectRequest\x12\x1c\n" +
+	"\tcollector\x18\x01 \x01(\tR\tcollector\"A\n" +
 	"\x0fCollectResponse\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
-	"\apayload\x18\x02 \x01(\fR\apayload\"\xb9\x01\n" +
+	"\apayload\x18\x02 \x01(\fR\apayload\"\xd7\x01\n" +
 	"\n" +
 	"ActRequest\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12@\n" +
-	"\x06params\x18\x03 \x03(\v2(.towerd.plugin.v1.ActRequest.ParamsEntryR\x06params\x1a9\n" +
+	"\x06params\x18\x03 \x03(\v2(.towerd.plugin.v1.ActRequest.ParamsEntryR\x06params\x12\x1c\n" +
+	"\tcollector\x18\x04 \x01(\tR\tcollector\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"'\n" +
@@ -492,35 +646,37 @@ func file_collector_proto_rawDescGZIP() []byte {
 	return file_collector_proto_rawDescData
 }
 
-var file_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_collector_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_collector_proto_goTypes = []any{
 	(*DescribeRequest)(nil),   // 0: towerd.plugin.v1.DescribeRequest
 	(*DescribeResponse)(nil),  // 1: towerd.plugin.v1.DescribeResponse
-	(*ConfigureRequest)(nil),  // 2: towerd.plugin.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 3: towerd.plugin.v1.ConfigureResponse
-	(*CollectRequest)(nil),    // 4: towerd.plugin.v1.CollectRequest
-	(*CollectResponse)(nil),   // 5: towerd.plugin.v1.CollectResponse
-	(*ActRequest)(nil),        // 6: towerd.plugin.v1.ActRequest
-	(*ActResponse)(nil),       // 7: towerd.plugin.v1.ActResponse
-	nil,                       // 8: towerd.plugin.v1.ConfigureRequest.OptionsEntry
-	nil,                       // 9: towerd.plugin.v1.ActRequest.ParamsEntry
+	(*CollectorInfo)(nil),     // 2: towerd.plugin.v1.CollectorInfo
+	(*ConfigureRequest)(nil),  // 3: towerd.plugin.v1.ConfigureRequest
+	(*ConfigureResponse)(nil), // 4: towerd.plugin.v1.ConfigureResponse
+	(*CollectRequest)(nil),    // 5: towerd.plugin.v1.CollectRequest
+	(*CollectResponse)(nil),   // 6: towerd.plugin.v1.CollectResponse
+	(*ActRequest)(nil),        // 7: towerd.plugin.v1.ActRequest
+	(*ActResponse)(nil),       // 8: towerd.plugin.v1.ActResponse
+	nil,                       // 9: towerd.plugin.v1.ConfigureRequest.OptionsEntry
+	nil,                       // 10: towerd.plugin.v1.ActRequest.ParamsEntry
 }
 var file_collector_proto_depIdxs = []int32{
-	8, // 0: towerd.plugin.v1.ConfigureRequest.options:type_name -> towerd.plugin.v1.ConfigureRequest.OptionsEntry
-	9, // 1: towerd.plugin.v1.ActRequest.params:type_name -> towerd.plugin.v1.ActRequest.ParamsEntry
-	0, // 2: towerd.plugin.v1.Collector.Describe:input_type -> towerd.plugin.v1.DescribeRequest
-	2, // 3: towerd.plugin.v1.Collector.Configure:input_type -> towerd.plugin.v1.ConfigureRequest
-	4, // 4: towerd.plugin.v1.Collector.Collect:input_type -> towerd.plugin.v1.CollectRequest
-	6, // 5: towerd.plugin.v1.Collector.Act:input_type -> towerd.plugin.v1.ActRequest
-	1, // 6: towerd.plugin.v1.Collector.Describe:output_type -> towerd.plugin.v1.DescribeResponse
-	3, // 7: towerd.plugin.v1.Collector.Configure:output_type -> towerd.plugin.v1.ConfigureResponse
-	5, // 8: towerd.plugin.v1.Collector.Collect:output_type -> towerd.plugin.v1.CollectResponse
-	7, // 9: towerd.plugin.v1.Collector.Act:output_type -> towerd.plugin.v1.ActResponse
-	6, // [6:10] is the sub-list for method output_type
-	2, // [2:6] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	2,  // 0: towerd.plugin.v1.DescribeResponse.collectors:type_name -> towerd.plugin.v1.CollectorInfo
+	9,  // 1: towerd.plugin.v1.ConfigureRequest.options:type_name -> towerd.plugin.v1.ConfigureRequest.OptionsEntry
+	10, // 2: towerd.plugin.v1.ActRequest.params:type_name -> towerd.plugin.v1.ActRequest.ParamsEntry
+	0,  // 3: towerd.plugin.v1.Collector.Describe:input_type -> towerd.plugin.v1.DescribeRequest
+	3,  // 4: towerd.plugin.v1.Collector.Configure:input_type -> towerd.plugin.v1.ConfigureRequest
+	5,  // 5: towerd.plugin.v1.Collector.Collect:input_type -> towerd.plugin.v1.CollectRequest
+	7,  // 6: towerd.plugin.v1.Collector.Act:input_type -> towerd.plugin.v1.ActRequest
+	1,  // 7: towerd.plugin.v1.Collector.Describe:output_type -> towerd.plugin.v1.DescribeResponse
+	4,  // 8: towerd.plugin.v1.Collector.Configure:output_type -> towerd.plugin.v1.ConfigureResponse
+	6,  // 9: towerd.plugin.v1.Collector.Collect:output_type -> towerd.plugin.v1.CollectResponse
+	8,  // 10: towerd.plugin.v1.Collector.Act:output_type -> towerd.plugin.v1.ActResponse
+	7,  // [7:11] is the sub-list for method output_type
+	3,  // [3:7] is the sub-list for method input_type
+	3,  // [3:3] is the sub-list for extension type_name
+	3,  // [3:3] is the sub-list for extension extendee
+	0,  // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_collector_proto_init() }
@@ -534,7 +690,7 @@ func file_collector_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_collector_proto_rawDesc), len(file_collector_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
