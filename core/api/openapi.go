@@ -39,6 +39,7 @@ type queryParam struct{ name, typ, desc string }
 func operations() []operation {
 	ops := []operation{
 		{method: "GET", path: "/health", tag: "monitoring", summary: "Liveness; always open, even with a token set.", response: "Health"},
+		{method: "HEAD", path: "/health", tag: "monitoring", summary: "Liveness without a body, for uptime checkers; always open."},
 		{method: "GET", path: "/ws", tag: "monitoring", summary: "WebSocket upgrade: events {event, timestamp, data, topic}; send {\"subscribe\":[topics]} to filter.", response: "-"},
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This document.", response: "-"},
 		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Whether the docker collector is enabled and installed.", response: "Settings"},
@@ -153,6 +154,8 @@ func buildOpenAPI() obj {
 		}
 		resps := obj{}
 		switch {
+		case op.method == "HEAD":
+			resps["200"] = obj{"description": "OK (headers only)."}
 		case op.path == "/ws":
 			resps["101"] = obj{"description": "Switching protocols to WebSocket."}
 		case op.response == "-":
