@@ -183,3 +183,90 @@ func TestSettingsNeverLoseToken(t *testing.T) {
 		t.Errorf("file missing, last-good present: %d without the token (want 401)", code)
 	}
 }
+
+// chunked sends body with no Content-Length (Transfer-Encoding: chunked).
+func chunked(t *testing.T, a *coretest.Agent, method, path string, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, a.URL+path, io.MultiReader(strings.NewReader(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// Issue 13 item 11: the smaller input checks, each through a real
+// request to a real towerd.
+func TestSmallerInputChecks(t *testing.T) {
+	t.Parallel()
+	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo1")})
+	a.WaitCollector(t, "echo1", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	big := `{"interval":10,"pad":"` + strings.Repeat("x", 70<<10) + `"}`
+	for _, path := range []string{"/api/v1/collectors/echo1/interval", "/api/v1/vm/ok/reset"} {
+		method := map[bool]string{true: "PATCH", false: "POST"}[strings.HasSuffix(path, "interval")]
+		if code, body := chunked(t, a, method, path, big); code != 413 || !strings.Contains(body, "exceeds the limit") {
+			t.Errorf("chunked 70 KiB %s %s: %d %.200s, want 413", method, path, code, body)
+		}
+	}
+	json := map[string]string{"Content-Type": "application/json"}
+	long := strings.Repeat("n", 5000)
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"trailing garbage", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":10} rm -rf`, 400, "unexpected data after"},
+		{"second object", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":10}{"interval":5}`, 400, "unexpected data after"},
+		{"unknown key", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":10,"x":1}`, 400, `unknown key \"x\"`},
+		{"key case", "PATCH", "/api/v1/collectors/echo1/interval", `{"Interval":10}`, 400, `unknown key \"Interval\"`},
+		{"fraction", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":10.5}`, 400, "from 5 to 86400"},
+		{"interval 1", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":1}`, 400, "5 to 86400"},
+		{"interval wraps", "PATCH", "/api/v1/collectors/echo1/interval", `{"interval":18446744079}`, 400, "out of range"},
+		{"blank VM name", "POST", "/api/v1/vm/%20%20%20/start", "", 400, "invalid VM name"},
+		{"confirm string", "POST", "/api/v1/vm/ok/reset", `{"confirm":"true"}`, 400, `{\"confirm\":true}`},
+		{"confirm number", "POST", "/api/v1/vm/ok/reset", `{"confirm":1}`, 400, `{\"confirm\":true}`},
+		{"correcting yes", "POST", "/api/v1/array/parity-check/start?correcting=yes", "", 400, "correcting must be true or false"},
+		{"correcting empty", "POST", "/api/v1/array/parity-check/start?correcting=", "", 400, "correcting must be true or false"},
+	}
+	for _, tc := range cases {
+		code, body := send(t, a, tc.method, tc.path, tc.body, json)
+		if code != tc.code || !strings.Contains(body, tc.msg) {
+			t.Errorf("%s: %d %.200s, want %d %q", tc.name, code, body, tc.code, tc.msg)
+		}
+	}
+	if c := a.Collector(t, "echo1"); c.IntervalSeconds == 10 {
+		t.Errorf("a refused PATCH changed the interval: %+v", c)
+	}
+	// An unknown collector name is echoed at most 64 bytes, on every route
+	// that takes one.
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/collectors/" + long}, {"GET", "/api/v1/collectors/" + long + "/data"},
+		{"POST", "/api/v1/collectors/" + long + "/enable"}, {"POST", "/api/v1/collectors/" + long + "/disable"},
+		{"PATCH", "/api/v1/collectors/" + long + "/interval"}, {"POST", "/api/v1/collectors/" + long + "/actions/go"},
+	} {
+		body := ""
+		if r.method == "PATCH" {
+			body = `{"interval":10}`
+		}
+		code, msg := send(t, a, r.method, r.path, body, json)
+		if code != 404 || !strings.Contains(msg, "unknown collector") || len(msg) > 160 {
+			t.Errorf("%s unknown collector of %d bytes: %d, %d-byte answer %.200s", r.method, len(long), code, len(msg), msg)
+		}
+	}
+	// HEAD on health, as uptime checkers send.
+	resp, err := http.Head(a.URL + "/api/v1/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("HEAD /api/v1/health: %d", resp.StatusCode)
+	}
+}
