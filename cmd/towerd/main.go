@@ -247,6 +247,9 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 	}
 	o.Rate = cfg.RateLimit
 	if set["rate-limit"] {
+		if !(f.rateLimit <= config.MaxRateLimit) { // NaN too
+			return o, fmt.Errorf("--rate-limit %g: want at most %g per second (negative or 0: off)", f.rateLimit, float64(config.MaxRateLimit))
+		}
 		o.Rate = f.rateLimit
 		if o.Rate == 0 {
 			o.Rate = -1 // an explicit 0 means off

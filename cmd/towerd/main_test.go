@@ -32,6 +32,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--interval-system", "1", "--config", filepath.Join(dir, "c.json")}, 1, "5 to 86400"},
 		// 18446744079 s wraps to 5.29 s as a time.Duration: checked before multiplying.
 		{[]string{"--interval-system", "18446744079", "--config", filepath.Join(dir, "c.json")}, 1, "--interval-system: 18446744079 is out of range"},
+		{[]string{"--rate-limit", "NaN", "--config", filepath.Join(dir, "c.json"), "--plugins-dir", dir}, 1, "--rate-limit NaN"},
+		{[]string{"--rate-limit", "1e300", "--config", filepath.Join(dir, "c.json"), "--plugins-dir", dir}, 1, "--rate-limit 1e+300"},
 		{[]string{"--interval-system", "9223372036854775807", "--config", filepath.Join(dir, "c.json")}, 1, "out of range"},
 		{[]string{"--config", write("interval.json", `{"collectors":{"system":{"interval_seconds":18446744074}}}`)}, 1,
 			filepath.Join(dir, "interval.json") + ": collectors.system.interval_seconds: 18446744074 is out of range"},
