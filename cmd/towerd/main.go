@@ -257,6 +257,9 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 	}
 	if o.Token != "" {
 		log.Info("API token required", "open", "/api/v1/health")
+	} else {
+		log.Info("no API token: only requests addressed to an IP address, localhost, this machine's name or an --allowed-host are served",
+			"allowed_hosts", strings.Join(o.AllowedHosts, ","))
 	}
 	return o, nil
 }

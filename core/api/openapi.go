@@ -168,6 +168,12 @@ func buildOpenAPI() obj {
 		for _, code := range op.errors {
 			resps[strconv.Itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
 		}
+		// The guard's answers to browser-borne requests (core/httpguard).
+		if op.method == "POST" || op.method == "PATCH" {
+			resps["403"] = jsonResponse("The request's Origin is another site, not a --cors-origin.", ref("Error"))
+			resps["415"] = jsonResponse("The body is not JSON (Content-Type: application/json).", ref("Error"))
+		}
+		resps["421"] = jsonResponse("No token is set and the Host is not a name of this server (--allowed-host).", ref("Error"))
 		if op.path != "/health" {
 			resps["401"] = jsonResponse("A token is configured and the request lacks it.", ref("Unauthorized"))
 			o["security"] = []obj{{"bearer": []string{}}}
