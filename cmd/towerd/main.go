@@ -59,7 +59,7 @@ type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
 	intervals                                                         map[string]*int
 	version                                                           bool
-	token, tlsCert, tlsKey, corsOrigin                                string
+	token, tlsCert, tlsKey, corsOrigin, allowedHost                   string
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
 }
@@ -85,6 +85,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS and WSS")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.StringVar(&f.corsOrigin, "cors-origin", "", "comma-separated browser origins allowed to call the API (\"*\" for any; default none)")
+	fs.StringVar(&f.allowedHost, "allowed-host", "", "comma-separated extra host names clients may use when no token is set (\"*\" for any; IP addresses, localhost and this machine's name always work)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
 	for _, e := range catalog.Builtins {
@@ -159,11 +160,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		if !set["interval-"+name] {
 			continue
 		}
-		d := time.Duration(*v) * time.Second
-		if d < catalog.MinInterval || d > catalog.MaxInterval {
-			return fmt.Errorf("--interval-%s %d: want 5 to 86400 seconds", name, *v)
+		// Checked in seconds, before the multiplication could overflow.
+		if err := config.CheckInterval(int64(*v)); err != nil {
+			return fmt.Errorf("--interval-%s: %w", name, err)
 		}
-		intervals[name] = d
+		intervals[name] = time.Duration(*v) * time.Second
 	}
 
 	root := f.root
@@ -239,8 +240,16 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 			o.CORSOrigins = append(o.CORSOrigins, origin)
 		}
 	}
+	for _, h := range strings.Split(pick(set["allowed-host"], f.allowedHost, cfg.AllowedHosts), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			o.AllowedHosts = append(o.AllowedHosts, h)
+		}
+	}
 	o.Rate = cfg.RateLimit
 	if set["rate-limit"] {
+		if !(f.rateLimit <= config.MaxRateLimit) { // NaN too
+			return o, fmt.Errorf("--rate-limit %g: want at most %g per second (negative or 0: off)", f.rateLimit, float64(config.MaxRateLimit))
+		}
 		o.Rate = f.rateLimit
 		if o.Rate == 0 {
 			o.Rate = -1 // an explicit 0 means off
@@ -248,6 +257,9 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 	}
 	if o.Token != "" {
 		log.Info("API token required", "open", "/api/v1/health")
+	} else {
+		log.Info("no API token: only requests addressed to an IP address, localhost, this machine's name or an --allowed-host are served",
+			"allowed_hosts", strings.Join(o.AllowedHosts, ","))
 	}
 	return o, nil
 }

@@ -39,6 +39,7 @@ type queryParam struct{ name, typ, desc string }
 func operations() []operation {
 	ops := []operation{
 		{method: "GET", path: "/health", tag: "monitoring", summary: "Liveness; always open, even with a token set.", response: "Health"},
+		{method: "HEAD", path: "/health", tag: "monitoring", summary: "Liveness without a body, for uptime checkers; always open."},
 		{method: "GET", path: "/ws", tag: "monitoring", summary: "WebSocket upgrade: events {event, timestamp, data, topic}; send {\"subscribe\":[topics]} to filter.", response: "-"},
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This document.", response: "-"},
 		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Whether the docker collector is enabled and installed.", response: "Settings"},
@@ -153,6 +154,8 @@ func buildOpenAPI() obj {
 		}
 		resps := obj{}
 		switch {
+		case op.method == "HEAD":
+			resps["200"] = obj{"description": "OK (headers only)."}
 		case op.path == "/ws":
 			resps["101"] = obj{"description": "Switching protocols to WebSocket."}
 		case op.response == "-":
@@ -165,6 +168,12 @@ func buildOpenAPI() obj {
 		for _, code := range op.errors {
 			resps[strconv.Itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
 		}
+		// The guard's answers to browser-borne requests (core/httpguard).
+		if op.method == "POST" || op.method == "PATCH" {
+			resps["403"] = jsonResponse("The request's Origin is another site, not a --cors-origin.", ref("Error"))
+			resps["415"] = jsonResponse("The body is not JSON (Content-Type: application/json).", ref("Error"))
+		}
+		resps["421"] = jsonResponse("No token is set and the Host is not a name of this server (--allowed-host).", ref("Error"))
 		if op.path != "/health" {
 			resps["401"] = jsonResponse("A token is configured and the request lacks it.", ref("Unauthorized"))
 			o["security"] = []obj{{"bearer": []string{}}}

@@ -50,7 +50,7 @@ func (s *Server) routes() {
 
 	r.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
+	}).Methods(http.MethodGet, http.MethodHead) // HEAD: load balancers and uptime checkers
 	r.Handle("/ws", s.ws).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", s.openAPI).Methods(http.MethodGet)
 

@@ -10,10 +10,14 @@
 // (<file>.last-good). At startup a corrupt file (bad JSON, an unknown key,
 // a bad value) is an error naming the file, the line and the problem; if a
 // last-good copy exists towerd runs on it and says so (Recovered), and the
-// corrupt file is moved to <file>.corrupt on the next save; without one
-// towerd refuses to start rather than run on defaults (which would, for
-// one, drop a configured token). At run time nothing re-reads the file, so
-// a hand edit that breaks it changes nothing until the next start.
+// corrupt file is kept as <file>.corrupt when the next save replaces it;
+// without one towerd refuses to start rather than run on defaults (which
+// would, for one, drop a configured token). A missing file with a
+// last-good copy beside it loads that copy. No save ever removes the only
+// copy of the settings before its replacement is on disk. Numeric
+// settings are checked against the bounds in limits.go, shared with the
+// API. At run time nothing re-reads the file, so a hand edit that breaks
+// it changes nothing until the next start.
 package config
 
 import (
@@ -41,6 +45,10 @@ type Config struct {
 	// CORSOrigin is a comma-separated list of allowed browser origins ("*"
 	// for any).
 	CORSOrigin string `json:"cors_origin,omitempty"`
+	// AllowedHosts is a comma-separated list of extra names the server may
+	// be reached by when no token is set ("*" for any); IP addresses,
+	// localhost and the machine's host name always work.
+	AllowedHosts string `json:"allowed_hosts,omitempty"`
 	// TLSCert and TLSKey are PEM files; both set turns on HTTPS.
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
@@ -80,14 +88,30 @@ const (
 	CorruptSuffix  = ".corrupt"
 )
 
-// Open reads path. A missing file is not an error: the defaults are used
-// and the file is created on the first change. A file that cannot be parsed
-// is an error naming the file and the problem, unless a last-good copy
-// loads: then Open succeeds with it and Recovered reports the problem.
+// Open reads path. A missing file with no last-good copy beside it is not
+// an error: the defaults are used and the file is created on the first
+// change. A file that is missing or cannot be parsed falls back on the
+// last-good copy: Open succeeds with it and Recovered reports the problem.
+// Without a usable last-good copy, a file that cannot be parsed is an
+// error naming the file and the problem, and so is a missing file whose
+// last-good copy cannot be read: the settings existed (perhaps with a
+// token) and running on defaults would silently drop them.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, cfg: Config{Collectors: map[string]Collector{}}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		good, gerr := os.ReadFile(path + LastGoodSuffix)
+		if errors.Is(gerr, fs.ErrNotExist) {
+			return s, nil
+		}
+		missing := fmt.Errorf("config %s is missing but %s%s exists", path, filepath.Base(path), LastGoodSuffix)
+		if gerr != nil {
+			return nil, fmt.Errorf("%w and cannot be read (%v); refusing to start on defaults", missing, gerr)
+		}
+		if gerr := decode(good, &s.cfg); gerr != nil {
+			return nil, fmt.Errorf("%w and is bad (%v); refusing to start on defaults", missing, gerr)
+		}
+		s.recovered = missing
 		return s, nil
 	}
 	if err != nil {
@@ -153,18 +177,10 @@ func decode(b []byte, cfg *Config) error {
 	if cfg.Collectors == nil {
 		cfg.Collectors = map[string]Collector{}
 	}
-	if cfg.Port < 0 || cfg.Port > 65535 {
-		return fmt.Errorf("port %d: want 0 to 65535", cfg.Port)
-	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("tls_cert and tls_key must be set together")
 	}
-	for name, c := range cfg.Collectors {
-		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 || c.MemoryLimitMB < 0 {
-			return fmt.Errorf("collector %q: negative interval, timeout or memory limit", name)
-		}
-	}
-	return nil
+	return cfg.validate()
 }
 
 // Path is the file the store saves to.
@@ -191,19 +207,39 @@ func (s *Store) Update(fn func(*Config)) error {
 	defer s.mu.Unlock()
 	next := s.cfg.clone()
 	fn(&next)
-	if s.recovered != nil { // keep the corrupt file for inspection
-		_ = os.Rename(s.path, s.path+CorruptSuffix)
+	if err := next.validate(); err != nil {
+		return fmt.Errorf("save config: %w", err)
 	}
 	b, err := encode(next)
 	if err != nil {
 		return err
 	}
+	if s.recovered != nil {
+		s.keepCorrupt()
+	}
+	// The new file replaces the old one by rename only once it is written
+	// and synced: a failed save (a full disk) leaves the old file, corrupt
+	// or not, where it was, so the next start finds what it found before.
 	if err := writeFileAtomic(s.path, b); err != nil {
 		return err
 	}
 	_ = writeFileAtomic(s.path+LastGoodSuffix, b)
 	s.cfg, s.recovered = next, nil
 	return nil
+}
+
+// keepCorrupt keeps the file that failed to load for inspection, as
+// <file>.corrupt, without ever removing it: a hard link costs no space
+// (the disk may be full), a copy is the fallback. Best effort.
+func (s *Store) keepCorrupt() {
+	dst := s.path + CorruptSuffix
+	_ = os.Remove(dst)
+	if err := os.Link(s.path, dst); err == nil || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if b, err := os.ReadFile(s.path); err == nil {
+		_ = writeFileAtomic(dst, b)
+	}
 }
 
 // UpdateCollector is Update for one collector.

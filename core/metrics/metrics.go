@@ -79,7 +79,7 @@ func (c *Collector) agent(e *emitter) {
 		e.gauge("towerd_websocket_clients", "WebSocket clients connected.", float64(c.src.WSClients()))
 	}
 	if c.src.WSDropped != nil {
-		e.counter("towerd_websocket_dropped_clients_total", "WebSocket clients dropped for not keeping up.", float64(c.src.WSDropped()))
+		e.counter("towerd_websocket_dropped_clients_total", "WebSocket clients dropped for not keeping up: send buffer full, or a write or read (pong) deadline passed.", float64(c.src.WSDropped()))
 	}
 	if c.src.Collectors == nil {
 		return
