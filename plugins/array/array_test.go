@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -21,24 +22,29 @@ const fixtureRoot = "../../testdata/unraid"
 // The fixture array: 2 parity (8 TB) + 4 data disks (3×4 TB, 8 TB) + a
 // cache pool, a non-correcting dual-parity check at 40 %.
 var fixtureArray = schema.Array{
-	State:               "STARTED",
-	NumDisks:            6,
-	NumDataDisks:        4,
-	NumParityDisks:      2,
-	SyncPercent:         40,
-	ParityValid:         true,
-	ParityCheckStatus:   "running",
-	ParityCheckRunning:  true,
-	ParityCheckProgress: 40,
-	TotalBytes:          19527272056 * 1024, // Σ data fsSize KiB
-	UsedBytes:           9128690176 * 1024,
-	FreeBytes:           10398581880 * 1024,
-	UsedPercent:         46.75,
-	SyncAction:          "check P Q",
-	SyncErrors:          0,
-	SyncSpeed:           189952000, // 5565000 KiB in 30 s
-	SyncETA:             25274,     // (7814026584-3125610634) KiB at 185500 KiB/s
+	State:                "STARTED",
+	NumDisks:             6,
+	NumDataDisks:         4,
+	NumParityDisks:       2,
+	SyncPercent:          40,
+	ParityValid:          true,
+	ParityCheckStatus:    "running",
+	ParityCheckRunning:   true,
+	ParityCheckProgress:  40,
+	TotalBytes:           19527272056 * 1024, // Σ data fsSize KiB
+	UsedBytes:            9128690176 * 1024,
+	FreeBytes:            10398581880 * 1024,
+	UsedPercent:          46.75,
+	SyncAction:           "check P Q",
+	SyncErrors:           0,
+	SyncSpeed:            ptr("190.0 MB/s"),
+	SyncETA:              ptr("7h 1m"),
+	SyncSpeedBytesPerSec: 189952000, // 5565000 KiB in 30 s
+	SyncETASeconds:       25274,     // (7814026584-3125610634) KiB at 185500 KiB/s
+	TotalDisks:           6,
 }
+
+func ptr(s string) *string { return &s }
 
 func TestCollectFixture(t *testing.T) {
 	c := newCollector()
@@ -54,7 +60,7 @@ func TestCollectFixture(t *testing.T) {
 		t.Errorf("timestamp %v not set to now", a.Timestamp)
 	}
 	a.Timestamp = time.Time{}
-	if a != fixtureArray {
+	if !reflect.DeepEqual(a, fixtureArray) {
 		t.Errorf("array =\n%+v\nwant\n%+v", a, fixtureArray)
 	}
 }
@@ -220,7 +226,7 @@ func TestPluginProcess(t *testing.T) {
 					t.Errorf("collect took %v", d)
 				}
 				a.Timestamp = time.Time{}
-				if a != tc.want {
+				if !reflect.DeepEqual(a, tc.want) {
 					t.Errorf("collect %d =\n%+v\nwant\n%+v", i, a, tc.want)
 				}
 				for _, key := range []string{`"state"`, `"parity_check_status"`, `"num_disks"`, `"total_bytes"`, `"used_percent"`} {

@@ -71,24 +71,34 @@ type Temperature struct {
 
 // Array is the payload of array_status_update.
 type Array struct {
-	State               string    `json:"state"`
-	NumDisks            int       `json:"num_disks"`
-	NumDataDisks        int       `json:"num_data_disks"`
-	NumParityDisks      int       `json:"num_parity_disks"`
-	SyncPercent         float64   `json:"sync_percent"`
-	ParityValid         bool      `json:"parity_valid"`
-	ParityCheckStatus   string    `json:"parity_check_status"`
-	ParityCheckRunning  bool      `json:"parity_check_running"`
-	ParityCheckProgress float64   `json:"parity_check_progress"`
-	TotalBytes          uint64    `json:"total_bytes"`
-	UsedBytes           uint64    `json:"used_bytes"`
-	FreeBytes           uint64    `json:"free_bytes"`
-	UsedPercent         float64   `json:"used_percent"`
-	SyncAction          string    `json:"sync_action"`
-	SyncErrors          int64     `json:"sync_errors"`
-	SyncSpeed           uint64    `json:"sync_speed"` // bytes per second
-	SyncETA             int64     `json:"sync_eta"`   // seconds
-	Timestamp           time.Time `json:"timestamp"`
+	State               string  `json:"state"`
+	NumDisks            int     `json:"num_disks"`
+	NumDataDisks        int     `json:"num_data_disks"`
+	NumParityDisks      int     `json:"num_parity_disks"`
+	SyncPercent         float64 `json:"sync_percent"`
+	ParityValid         bool    `json:"parity_valid"`
+	ParityCheckStatus   string  `json:"parity_check_status"`
+	ParityCheckRunning  bool    `json:"parity_check_running"`
+	ParityCheckProgress float64 `json:"parity_check_progress"`
+	TotalBytes          uint64  `json:"total_bytes"`
+	UsedBytes           uint64  `json:"used_bytes"`
+	FreeBytes           uint64  `json:"free_bytes"`
+	UsedPercent         float64 `json:"used_percent"`
+	SyncAction          string  `json:"sync_action"`
+	SyncErrors          int64   `json:"sync_errors"`
+	// SyncSpeed and SyncETA are display strings, as the webGUI shows them
+	// ("152.3 MB/s", "1h 23m"), or null when no operation runs: the Home
+	// Assistant model declares both str? and rejects the whole payload for
+	// a number (shared/spec/ha-models.md).
+	SyncSpeed *string `json:"sync_speed"`
+	SyncETA   *string `json:"sync_eta"`
+	// The same as numbers, for dashboards and metrics.
+	SyncSpeedBytesPerSec uint64 `json:"sync_speed_bytes_per_sec"`
+	SyncETASeconds       int64  `json:"sync_eta_seconds"`
+	// TotalDisks repeats NumDisks: clients identify an array event by
+	// state + total_disks.
+	TotalDisks int       `json:"total_disks"`
+	Timestamp  time.Time `json:"timestamp"`
 }
 
 // Disk is one item of disk_list_update.
