@@ -46,13 +46,31 @@ type System struct {
 	ServerModel            string             `json:"server_model"`
 	BIOSVersion            string             `json:"bios_version"`
 	BIOSDate               string             `json:"bios_date"`
-	MotherboardTempCelsius float64            `json:"motherboard_temp_celsius"`
+	MotherboardTempCelsius float64            `json:"motherboard_temp_celsius,omitempty"` // left out when unknown: a 0 makes HA create a sensor stuck at 0
 	Fans                   []Fan              `json:"fans"`
 	Temperatures           []Temperature      `json:"temperatures"`
 	KernelVersion          string             `json:"kernel_version"`
 	HVMEnabled             bool               `json:"hvm_enabled"`
 	IOMMUEnabled           bool               `json:"iommu_enabled"`
-	Timestamp              time.Time          `json:"timestamp"`
+	// Swappiness is vm.swappiness; left out when unreadable.
+	Swappiness *int `json:"swappiness,omitempty"`
+	// CPUPowerWatts and DRAMPowerWatts come from RAPL energy counters
+	// (powercap); left out where the host has none and on the first
+	// collect (power is a difference between two readings).
+	CPUPowerWatts  *float64       `json:"cpu_power_watts,omitempty"`
+	DRAMPowerWatts *float64       `json:"dram_power_watts,omitempty"`
+	CPUPowerState  *CPUPowerState `json:"cpu_power_state,omitempty"`
+	Timestamp      time.Time      `json:"timestamp"`
+}
+
+// CPUPowerState is the cpufreq policy of the first CPU.
+type CPUPowerState struct {
+	Governor           string   `json:"governor"`
+	AvailableGovernors []string `json:"available_governors"`
+	Driver             string   `json:"driver"`
+	MinFreqMHz         float64  `json:"min_freq_mhz"`
+	MaxFreqMHz         float64  `json:"max_freq_mhz"`
+	CurrentFreqMHz     float64  `json:"current_freq_mhz"`
 }
 
 // Fan is one fan sensor.
@@ -196,7 +214,7 @@ type VM struct {
 type UPS struct {
 	Connected             bool      `json:"connected"`
 	Model                 string    `json:"model"`
-	Status                string    `json:"status"`
+	Status                string    `json:"status,omitempty"` // left out without a UPS: HA creates UPS sensors for any non-null status
 	BatteryChargePercent  float64   `json:"battery_charge_percent"`
 	BatteryRuntimeSeconds int64     `json:"battery_runtime_seconds"`
 	RuntimeLeftSeconds    int64     `json:"runtime_left_seconds"`
