@@ -261,16 +261,24 @@ type NetworkInterface struct {
 
 // Share is one item of share_list_update.
 type Share struct {
-	Name         string    `json:"name"`
-	Path         string    `json:"path"`
-	SizeBytes    uint64    `json:"size_bytes"`
-	TotalBytes   uint64    `json:"total_bytes"`
-	UsedBytes    uint64    `json:"used_bytes"`
-	FreeBytes    uint64    `json:"free_bytes"`
-	UsagePercent float64   `json:"usage_percent"`
-	Comment      string    `json:"comment"`
-	UseCache     string    `json:"use_cache"`
-	CachePool    string    `json:"cache_pool"`
-	Storage      string    `json:"storage"`
-	Timestamp    time.Time `json:"timestamp"`
+	Name         string  `json:"name"`
+	Path         string  `json:"path"`
+	SizeBytes    uint64  `json:"size_bytes"`
+	TotalBytes   uint64  `json:"total_bytes"`
+	UsedBytes    uint64  `json:"used_bytes"`
+	FreeBytes    uint64  `json:"free_bytes"`
+	UsagePercent float64 `json:"usage_percent"`
+	Comment      string  `json:"comment"`
+	UseCache     string  `json:"use_cache"`
+	CachePool    string  `json:"cache_pool"`
+	CachePool2   string  `json:"cache_pool2,omitempty"`
+	Storage      string  `json:"storage"`
+	// From the share's .cfg on the flash; left out when it is missing.
+	Security  string `json:"security,omitempty"`
+	SMBExport *bool  `json:"smb_export,omitempty"`
+	NFSExport *bool  `json:"nfs_export,omitempty"`
+	// MoverAction is where the mover moves files: "cache->array" (use
+	// cache yes), "array->cache" (prefer); left out when it moves nothing.
+	MoverAction string    `json:"mover_action,omitempty"`
+	Timestamp   time.Time `json:"timestamp"`
 }
