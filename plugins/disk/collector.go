@@ -163,6 +163,7 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 		}
 		disks = append(disks, d)
 	}
+	disks = append(disks, c.pseudo(now)...)
 	for dev := range c.prev {
 		if !seen[dev] {
 			delete(c.prev, dev)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,7 @@ var fixtureDisks = []schema.Disk{
 
 func compareDisks(t *testing.T, got, want []schema.Disk) {
 	t.Helper()
+	got = checkPseudo(t, got)
 	if len(got) != len(want) {
 		t.Fatalf("%d disks, want %d: %+v", len(got), len(want), got)
 	}
@@ -75,10 +77,36 @@ func compareDisks(t *testing.T, got, want []schema.Disk) {
 			t.Errorf("%s: no timestamp", g.ID)
 		}
 		g.Timestamp = time.Time{}
-		if g != want[i] {
+		if !reflect.DeepEqual(g, want[i]) {
 			t.Errorf("disk %d:\n got %+v\nwant %+v", i, g, want[i])
 		}
 	}
+}
+
+// checkPseudo checks the docker_vdisk and log pseudo-disks at the end of
+// a fixture list (mounted per the fixture's proc/mounts; their sizes come
+// from statfs on the host, so only their consistency is checked) and
+// returns the list without them.
+func checkPseudo(t *testing.T, got []schema.Disk) []schema.Disk {
+	t.Helper()
+	if len(got) < 2 {
+		t.Fatalf("%d disks, want the pseudo-disks too", len(got))
+	}
+	tail := got[len(got)-2:]
+	for i, want := range []schema.Disk{
+		{ID: "docker_vdisk", Name: "docker_vdisk", Role: "docker_vdisk", Device: "loop2", Filesystem: "btrfs", MountPoint: "/var/lib/docker"},
+		{ID: "log", Name: "log", Role: "log", Filesystem: "tmpfs", MountPoint: "/var/log"},
+	} {
+		g := tail[i]
+		if g.ID != want.ID || g.Name != want.Name || g.Role != want.Role || g.Device != want.Device ||
+			g.Filesystem != want.Filesystem || g.MountPoint != want.MountPoint || g.SpinState != "active" {
+			t.Errorf("pseudo-disk %d = %+v, want %+v", i, g, want)
+		}
+		if g.TotalBytes == 0 || g.TotalBytes != g.SizeBytes || g.UsedBytes+g.FreeBytes != g.TotalBytes {
+			t.Errorf("%s sizes inconsistent: %+v", g.ID, g)
+		}
+	}
+	return got[:len(got)-2]
 }
 
 // TestPluginFixture runs the plugin process on the fixture tree with the
@@ -310,7 +338,7 @@ func TestEdgeCases(t *testing.T) {
 		{"global hot from dynamix.cfg", byID["disk1"].TempWarningCelsius, 40.0},
 		{"global max from dynamix.cfg", byID["disk1"].TempCriticalCelsius, 50.0},
 		{"per-disk warning wins", byID["cache"].TempWarningCelsius, 50.0},
-		{"empty slot left out", len(byID), 8},
+		{"empty slot left out (+2 pseudo-disks)", len(byID), 10},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -336,7 +364,7 @@ func TestMissingSources(t *testing.T) {
 		c, _ := newTestCollector(t, unraidtest.FixtureRoot(t), "smartctl_path", "/nonexistent/smartctl")
 		out, _ := c.Collect(context.Background())
 		disks := out.([]schema.Disk)
-		if len(disks) != 8 {
+		if len(disks) != 10 { // 8 slots + docker_vdisk + log
 			t.Fatalf("%d disks", len(disks))
 		}
 		for _, d := range disks {

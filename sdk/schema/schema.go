@@ -129,6 +129,7 @@ type Disk struct {
 	Model                string    `json:"model"`
 	SerialNumber         string    `json:"serial_number"`
 	SizeBytes            uint64    `json:"size_bytes"`
+	TotalBytes           uint64    `json:"total_bytes,omitempty"` // the docker_vdisk and log pseudo-disks only
 	UsedBytes            uint64    `json:"used_bytes"`
 	FreeBytes            uint64    `json:"free_bytes"`
 	UsagePercent         float64   `json:"usage_percent"`
