@@ -154,21 +154,24 @@ type Disk struct {
 
 // Container is one item of container_list_update.
 type Container struct {
-	ID               string    `json:"id"`
-	Name             string    `json:"name"`
-	Image            string    `json:"image"`
-	State            string    `json:"state"`
-	Status           string    `json:"status"`
-	CPUPercent       float64   `json:"cpu_percent"`
-	MemoryUsageBytes uint64    `json:"memory_usage_bytes"`
-	MemoryLimitBytes uint64    `json:"memory_limit_bytes"`
-	MemoryDisplay    string    `json:"memory_display"`
-	NetworkRxBytes   uint64    `json:"network_rx_bytes"`
-	NetworkTxBytes   uint64    `json:"network_tx_bytes"`
-	Ports            []Port    `json:"ports"`
-	RestartCount     int       `json:"restart_count"`
-	Autostart        bool      `json:"autostart"`
-	Timestamp        time.Time `json:"timestamp"`
+	ID               string  `json:"id"`
+	Name             string  `json:"name"`
+	Image            string  `json:"image"`
+	State            string  `json:"state"`
+	Status           string  `json:"status"`
+	CPUPercent       float64 `json:"cpu_percent"`
+	MemoryUsageBytes uint64  `json:"memory_usage_bytes"`
+	MemoryLimitBytes uint64  `json:"memory_limit_bytes"`
+	MemoryDisplay    string  `json:"memory_display"`
+	NetworkRxBytes   uint64  `json:"network_rx_bytes"`
+	NetworkTxBytes   uint64  `json:"network_tx_bytes"`
+	// Rates between the last two collects; 0 on the first one.
+	NetworkRxBytesPerSec float64   `json:"network_rx_bytes_per_sec"`
+	NetworkTxBytesPerSec float64   `json:"network_tx_bytes_per_sec"`
+	Ports                []Port    `json:"ports"`
+	RestartCount         int       `json:"restart_count"`
+	Autostart            bool      `json:"autostart"`
+	Timestamp            time.Time `json:"timestamp"`
 }
 
 // Port is a published container port. The private_port/public_port/type
