@@ -76,8 +76,9 @@ func (c *collector) Describe() sdk.Info {
 		Name:            "disk",
 		Version:         sdk.Version,
 		Topic:           schema.TopicDisks,
-		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl",
+		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl; spin up/down through emhttpd",
 		DefaultInterval: 30 * time.Second,
+		Actions:         []string{ActSpinUp, ActSpinDown},
 	}
 }
 
