@@ -24,6 +24,7 @@ import (
 //   - "*"  towerd sends it (present and non-null) whenever its collector
 //     runs on the fixture tree: a field Home Assistant reads, so losing it
 //     is a regression even though the model would accept the absence.
+//
 // cint and cfloat take null without "?" (their coercers turn garbage into
 // null).
 type haModel map[string]string
