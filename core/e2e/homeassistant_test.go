@@ -249,6 +249,9 @@ func TestHomeAssistantClient(t *testing.T) {
 	a := coretest.Start(t, coretest.Options{
 		Plugins: coretest.Plugins(t, plugins...),
 		Root:    filepath.Join(coretest.RepoRoot(), "testdata", "unraid"),
+		// libvirt's built-in test driver has a running domain, so /vm
+		// items are checked against the model too.
+		Config: `{"collectors":{"vm":{"options":{"uri":"test:///default"}}}}`,
 	})
 
 	// Every installed collector runs and has delivered a first payload.
@@ -485,6 +488,9 @@ func TestHomeAssistantClient(t *testing.T) {
 				!oneOf(d["role"], "parity", "parity2", "data", "cache", "pool", "flash", "docker_vdisk", "log") {
 				t.Errorf("disk %v: smart_status %v, spin_state %v, role %v", d["id"], d["smart_status"], d["spin_state"], d["role"])
 			}
+		}
+		if installed["vm"] && len(answers["/vm"].parsed.([]any)) == 0 {
+			t.Error("/vm is empty; libvirt's test driver has a domain")
 		}
 		roles := map[any]bool{}
 		for _, it := range answers["/disks"].parsed.([]any) {
