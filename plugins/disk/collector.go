@@ -233,6 +233,10 @@ func (c *collector) disk(ctx context.Context, now time.Time, s unraid.Slot, v un
 		if sm.info.Serial != "" {
 			d.SerialNumber = sm.info.Serial
 		}
+		if r := sm.info.RotationRate; r != nil {
+			d.SMARTAttributes = map[string]schema.SMARTAttribute{
+				"rotation_rate": {Name: "rotation_rate", RawValue: strconv.Itoa(*r)}}
+		}
 	}
 
 	// Temperature: emhttpd's reading; "*" (spun down) and "" give 0, or

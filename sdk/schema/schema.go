@@ -121,35 +121,45 @@ type Array struct {
 
 // Disk is one item of disk_list_update.
 type Disk struct {
-	ID                   string    `json:"id"`
-	Device               string    `json:"device"`
-	Name                 string    `json:"name"`
-	Role                 string    `json:"role"`
-	Status               string    `json:"status"`
-	Model                string    `json:"model"`
-	SerialNumber         string    `json:"serial_number"`
-	SizeBytes            uint64    `json:"size_bytes"`
-	TotalBytes           uint64    `json:"total_bytes,omitempty"` // the docker_vdisk and log pseudo-disks only
-	UsedBytes            uint64    `json:"used_bytes"`
-	FreeBytes            uint64    `json:"free_bytes"`
-	UsagePercent         float64   `json:"usage_percent"`
-	TemperatureCelsius   float64   `json:"temperature_celsius"`
-	TempWarningCelsius   float64   `json:"temp_warning_celsius"`
-	TempCriticalCelsius  float64   `json:"temp_critical_celsius"`
-	SpinState            string    `json:"spin_state"`
-	SMARTStatus          string    `json:"smart_status"`
-	SMARTErrors          int       `json:"smart_errors"`
-	PowerOnHours         int64     `json:"power_on_hours"`
-	PowerCycleCount      int64     `json:"power_cycle_count"`
-	SpindownDelay        int       `json:"spindown_delay"`
-	Filesystem           string    `json:"filesystem"`
-	MountPoint           string    `json:"mount_point"`
-	ReadBytes            uint64    `json:"read_bytes"`
-	WriteBytes           uint64    `json:"write_bytes"`
-	ReadOps              uint64    `json:"read_ops"`
-	WriteOps             uint64    `json:"write_ops"`
-	IOUtilizationPercent float64   `json:"io_utilization_percent"`
-	Timestamp            time.Time `json:"timestamp"`
+	ID                  string  `json:"id"`
+	Device              string  `json:"device"`
+	Name                string  `json:"name"`
+	Role                string  `json:"role"`
+	Status              string  `json:"status"`
+	Model               string  `json:"model"`
+	SerialNumber        string  `json:"serial_number"`
+	SizeBytes           uint64  `json:"size_bytes"`
+	TotalBytes          uint64  `json:"total_bytes,omitempty"` // the docker_vdisk and log pseudo-disks only
+	UsedBytes           uint64  `json:"used_bytes"`
+	FreeBytes           uint64  `json:"free_bytes"`
+	UsagePercent        float64 `json:"usage_percent"`
+	TemperatureCelsius  float64 `json:"temperature_celsius"`
+	TempWarningCelsius  float64 `json:"temp_warning_celsius"`
+	TempCriticalCelsius float64 `json:"temp_critical_celsius"`
+	SpinState           string  `json:"spin_state"`
+	SMARTStatus         string  `json:"smart_status"`
+	SMARTErrors         int     `json:"smart_errors"`
+	// SMARTAttributes holds rotation_rate ("0" for an SSD) when smartctl
+	// reports it; Home Assistant tells SSDs from it.
+	SMARTAttributes      map[string]SMARTAttribute `json:"smart_attributes,omitempty"`
+	PowerOnHours         int64                     `json:"power_on_hours"`
+	PowerCycleCount      int64                     `json:"power_cycle_count"`
+	SpindownDelay        int                       `json:"spindown_delay"`
+	Filesystem           string                    `json:"filesystem"`
+	MountPoint           string                    `json:"mount_point"`
+	ReadBytes            uint64                    `json:"read_bytes"`
+	WriteBytes           uint64                    `json:"write_bytes"`
+	ReadOps              uint64                    `json:"read_ops"`
+	WriteOps             uint64                    `json:"write_ops"`
+	IOUtilizationPercent float64                   `json:"io_utilization_percent"`
+	Timestamp            time.Time                 `json:"timestamp"`
+}
+
+// SMARTAttribute is one SMART value; raw_value is a string, as the Home
+// Assistant model wants it.
+type SMARTAttribute struct {
+	Name     string `json:"name"`
+	RawValue string `json:"raw_value"`
 }
 
 // Container is one item of container_list_update.
