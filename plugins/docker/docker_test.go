@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -285,6 +286,19 @@ func TestListFieldsAndStats(t *testing.T) {
 		w := got[pre+"web"]
 		return w.NetworkRxBytes > 0 && w.NetworkTxBytes > 0 && w.CPUPercent > 0
 	}, "running container never showed network traffic and CPU: %+v", got[pre+"web"])
+
+	// Home Assistant reads the rates and lowercases state: both always sent.
+	var raw []map[string]any
+	if err := json.Unmarshal(p.CollectJSON(t, &[]schema.Container{}), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range raw {
+		_, rx := c["network_rx_bytes_per_sec"].(float64)
+		_, tx := c["network_tx_bytes_per_sec"].(float64)
+		if st, ok := c["state"].(string); !ok || st == "" || !rx || !tx {
+			t.Errorf("container %v: state %v, rates %v/%v", c["name"], c["state"], c["network_rx_bytes_per_sec"], c["network_tx_bytes_per_sec"])
+		}
+	}
 
 	web := got[pre+"web"]
 	if web.ID != idRun[:12] || !hex12.MatchString(web.ID) {
