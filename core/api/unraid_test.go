@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/towerd/towerd/core/bus"
@@ -37,4 +39,19 @@ func TestPortConflicts(t *testing.T) {
 	if code, body := get(); code != 200 || body != want {
 		t.Errorf("got %d %s\nwant %s", code, body, want)
 	}
+}
+
+func FuzzFlatCfg(f *testing.F) {
+	f.Add("DOCKER_ENABLED=\"yes\"\nDOCKER_CUSTOM_NETWORKS=\"br0,br0.20\"\n")
+	f.Add("# comment\nSERVICE='enable'\n=\n\"\n")
+	f.Fuzz(func(t *testing.T, content string) {
+		p := filepath.Join(t.TempDir(), "x.cfg")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := flatCfg(p)
+		if err == nil && m == nil {
+			t.Fatal("nil map without error")
+		}
+	})
 }

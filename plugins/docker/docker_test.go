@@ -656,3 +656,29 @@ func TestAutostartAndRemove(t *testing.T) {
 		t.Error("removed container still listed")
 	}
 }
+
+// Editing never loses or reorders other lines, and enabling then
+// disabling a name leaves no line for it.
+func FuzzEditAutostart(f *testing.F) {
+	f.Add("plex 30\nsonarr\n", "radarr")
+	f.Add("", "a")
+	f.Add("a\n\nb\n", "a")
+	f.Fuzz(func(t *testing.T, old, name string) {
+		if !validContainerRef(name) {
+			return
+		}
+		on, _ := editAutostart([]byte(old), name, true)
+		if !parseAutostart(on)[name] {
+			t.Fatalf("enable %q in %q: %q", name, old, on)
+		}
+		off, _ := editAutostart(on, name, false)
+		if parseAutostart(off)[name] {
+			t.Fatalf("disable %q: %q", name, off)
+		}
+		for other := range parseAutostart([]byte(old)) {
+			if other != name && !parseAutostart(off)[other] {
+				t.Fatalf("lost %q: %q -> %q", other, old, off)
+			}
+		}
+	})
+}
