@@ -101,6 +101,8 @@ func New(opts Options) *Agent {
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)
 	a.api = api.New(a.bus, a, a.hub)
+	a.api.SetHost(api.Host{Root: opts.Root, SettingsFile: a.cfg.Path(),
+		PowerActions: func() bool { return a.cfg.Get().PowerActions }})
 	return a
 }
 

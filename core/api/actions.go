@@ -31,14 +31,14 @@ var (
 	containerID   = regexp.MustCompile(`^([0-9a-f]{12}|[0-9a-f]{64})$`)
 	containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 	vmName        = regexp.MustCompile(`^[A-Za-z0-9_ ]([A-Za-z0-9_ .-]{0,251}[A-Za-z0-9_ ])?$`)
-	diskID        = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+	diskID        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`) // pool names may hold "_"
 )
 
 var (
 	dockerTarget = target{collector: "docker", what: "container id (12 or 64 lower-case hex) or name",
-		actions: []string{"start", "stop", "restart", "pause", "unpause"},
+		actions: []string{"start", "stop", "restart", "pause", "unpause", "autostart", "remove"},
 		valid:   func(s string) bool { return containerID.MatchString(s) || containerName.MatchString(s) }}
-	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters, not only spaces)",
+	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters, not only spaces) or UUID",
 		actions: []string{"start", "stop", "restart", "pause", "resume", "hibernate", "force-stop", "reset"},
 		valid:   func(s string) bool { return vmName.MatchString(s) && strings.TrimSpace(s) != "" }}
 	diskTarget = target{collector: "disk", what: "disk id (e.g. disk1, parity, cache)",
@@ -68,6 +68,10 @@ func (s *Server) act(t target) http.HandlerFunc {
 		// state, so only the documented confirmation counts.
 		if confirm, _ := raw["confirm"].(bool); t.collector == "vm" && action == "reset" && !confirm {
 			writeError(w, http.StatusBadRequest, `reset needs the body {"confirm":true}`)
+			return
+		}
+		if confirm, _ := raw["confirm"].(bool); t.collector == "docker" && action == "remove" && !confirm {
+			writeError(w, http.StatusBadRequest, `confirm must be set to true to remove a container: {"confirm":true}`)
 			return
 		}
 		if q := r.URL.Query(); t.collector == "array" && q.Has("correcting") {

@@ -179,10 +179,3 @@ func collectorStatus(err error) int {
 		return http.StatusInternalServerError
 	}
 }
-
-func (s *Server) settings(collector string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		c, err := s.control.Collector(collector)
-		writeJSON(w, http.StatusOK, map[string]bool{"enabled": err == nil && c.Enabled && c.Installed})
-	}
-}

@@ -42,8 +42,15 @@ func operations() []operation {
 		{method: "HEAD", path: "/health", tag: "monitoring", summary: "Liveness without a body, for uptime checkers; always open."},
 		{method: "GET", path: "/ws", tag: "monitoring", summary: "WebSocket upgrade: events {event, timestamp, data, topic}; send {\"subscribe\":[topics]} to filter.", response: "-"},
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This document.", response: "-"},
-		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Whether the docker collector is enabled and installed.", response: "Settings"},
-		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Whether the vm collector is enabled and installed.", response: "Settings"},
+		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Unraid's Docker service setting (boot/config/docker.cfg DOCKER_ENABLED; off without the file).", response: "DockerSettings"},
+		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Unraid's VM service setting (boot/config/domain.cfg SERVICE; off without the file).", response: "VMSettings"},
+		{method: "GET", path: "/docker/port-conflicts", tag: "monitoring", summary: "Host ports published by two or more running containers, from the cached container list.", response: "[]PortConflict"},
+		{method: "POST", path: "/array/start", tag: "actions", summary: "Start the array through emhttpd (needs mdState STOPPED).", errors: []int{400, 409, 500, 503}},
+		{method: "POST", path: "/array/stop", tag: "actions", summary: "Stop the array through emhttpd (needs mdState STARTED).", errors: []int{400, 409, 500, 503}},
+		{method: "POST", path: "/array/clear-disk-stats", tag: "actions", summary: "Clear the array disks' read/write/error counters through emhttpd; optional {\"confirm\":true}.",
+			body: "ActionRequest", errors: []int{400, 500, 503}},
+		{method: "POST", path: "/system/reboot", tag: "actions", summary: "Reboot through Unraid's /sbin/reboot; 403 unless \"power_actions\": true in the settings file.", errors: []int{403, 500, 503}},
+		{method: "POST", path: "/system/shutdown", tag: "actions", summary: "Power off through Unraid's /sbin/poweroff; 403 unless \"power_actions\": true in the settings file.", errors: []int{403, 500, 503}},
 
 		{method: "GET", path: "/collectors", tag: "collectors", summary: "Every collector with its state (same as /collectors/status).", response: "CollectorList"},
 		{method: "GET", path: "/collectors/status", tag: "collectors", summary: "Every collector with its state.", response: "CollectorList"},
@@ -56,12 +63,12 @@ func operations() []operation {
 			body:    "GenericActionRequest", errors: []int{400, 404, 409, 501, 503}},
 		{method: "PATCH", path: "/collectors/{name}/interval", tag: "collectors", summary: "Change the interval at run time; persisted.", body: "IntervalRequest", errors: []int{400, 404, 500}},
 
-		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name.",
-			enums: map[string][]string{"action": dockerTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
-		{method: "POST", path: "/vm/{id}/{action}", tag: "actions", summary: "VM action; {id} is the VM name (URL-encoded). reset needs {\"confirm\":true}.",
+		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name. autostart takes {\"enabled\":bool}; remove needs {\"confirm\":true}, optional \"remove_image\".",
+			body: "ActionRequest", enums: map[string][]string{"action": dockerTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
+		{method: "POST", path: "/vm/{id}/{action}", tag: "actions", summary: "VM action; {id} is the VM name (URL-encoded) or UUID. reset needs {\"confirm\":true}.",
 			body: "ActionRequest", enums: map[string][]string{"action": vmTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
-		{method: "POST", path: "/disks/{id}/{action}", tag: "actions", summary: "Spin a disk up or down.",
-			enums: map[string][]string{"action": diskTarget.actions}, errors: []int{400, 404, 501, 503}},
+		{method: "POST", path: "/disks/{id}/{action}", tag: "actions", summary: "Spin a disk up or down through emhttpd; {id} is the slot name (disk1, parity, cache) or device.",
+			enums: map[string][]string{"action": diskTarget.actions}, errors: []int{400, 404, 409, 500, 501, 503}},
 		{method: "POST", path: "/array/parity-check/{action}", tag: "actions", summary: "Parity check control (Unraid only).",
 			enums: map[string][]string{"action": parityTarget.actions},
 			query: []queryParam{{"correcting", "boolean", "start only: write corrections"}}, errors: []int{400, 501, 503}},
@@ -89,6 +96,8 @@ var payloadTypes = map[string]any{
 	"VM": schema.VM{}, "UPS": schema.UPS{}, "GPU": schema.GPU{}, "NetworkInterface": schema.NetworkInterface{},
 	"Share": schema.Share{}, "Fan": schema.Fan{}, "Temperature": schema.Temperature{}, "Port": schema.Port{},
 	"Collector": CollectorStatus{}, "CollectorList": statusList{}, "Error": errorBody{}, "ActionResponse": actionBody{},
+	"DockerSettings": DockerSettings{}, "VMSettings": VMSettings{}, "PortConflict": PortConflict{},
+	"CPUPowerState": schema.CPUPowerState{},
 }
 
 func componentOf(topic string) string {
@@ -187,12 +196,11 @@ func buildOpenAPI() obj {
 		comps[name] = typeSchema(reflect.TypeOf(v), true)
 	}
 	comps["Health"] = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": obj{"type": "string", "enum": []string{"ok"}}}}
-	comps["Settings"] = obj{"type": "object", "required": []string{"enabled"}, "properties": obj{"enabled": obj{"type": "boolean"}}}
 	comps["CollectorResponse"] = obj{"type": "object", "properties": obj{"success": obj{"type": "boolean"}, "collector": ref("Collector")}}
 	comps["IntervalRequest"] = obj{"type": "object", "required": []string{"interval"},
 		"properties": obj{"interval": obj{"type": "integer", "minimum": 5, "maximum": 86400}}, "additionalProperties": false}
 	comps["ActionRequest"] = obj{"type": "object", "description": "Optional action parameters (strings, numbers or booleans).",
-		"properties": obj{"confirm": obj{"type": "boolean"}}}
+		"properties": obj{"confirm": obj{"type": "boolean"}, "enabled": obj{"type": "boolean"}, "remove_image": obj{"type": "boolean"}}}
 	comps["GenericActionRequest"] = obj{"type": "object", "description": "target plus action parameters (strings, numbers or booleans).",
 		"properties": obj{"target": obj{"type": "string", "maxLength": 253}}}
 	comps["Unauthorized"] = obj{"type": "object", "properties": obj{"error": obj{"type": "string"}}}

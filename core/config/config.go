@@ -55,6 +55,9 @@ type Config struct {
 	// RateLimit is requests per second per client address (loopback
 	// exempt); 0 means the default, negative turns the limit off.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// PowerActions allows POST /system/reboot and /system/shutdown. Off by
+	// default: a dashboard button must not power a server off by surprise.
+	PowerActions bool `json:"power_actions,omitempty"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
