@@ -62,6 +62,7 @@ type serveFlags struct {
 	token, tlsCert, tlsKey, corsOrigin                                string
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
+	mqtt                                                              *mqttFlags // mqtt.go
 }
 
 // TokenEnv names the environment variable holding the API token, so that
@@ -87,6 +88,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.corsOrigin, "cors-origin", "", "comma-separated browser origins allowed to call the API (\"*\" for any; default none)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
+	f.mqtt = addMQTTFlags(fs)
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -186,6 +188,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--tls-cert and --tls-key must be given together")
 	}
 
+	mqttOpts, err := resolveMQTT(f.mqtt, set, cfg.MQTT, bind, port, tlsCert != "", log)
+	if err != nil {
+		return err
+	}
+
 	addr := net.JoinHostPort(bind, port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -212,6 +219,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Intervals:    intervals,
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
+		MQTT:         mqttOpts,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)

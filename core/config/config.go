@@ -47,6 +47,8 @@ type Config struct {
 	// RateLimit is requests per second per client address (loopback
 	// exempt); 0 means the default, negative turns the limit off.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// MQTT is the MQTT output (mqtt.go); off by default.
+	MQTT MQTT `json:"mqtt,omitzero"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
@@ -159,6 +161,9 @@ func decode(b []byte, cfg *Config) error {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("tls_cert and tls_key must be set together")
 	}
+	if err := cfg.MQTT.Validate(); err != nil {
+		return err
+	}
 	for name, c := range cfg.Collectors {
 		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 || c.MemoryLimitMB < 0 {
 			return fmt.Errorf("collector %q: negative interval, timeout or memory limit", name)
@@ -217,6 +222,10 @@ func (s *Store) UpdateCollector(name string, fn func(*Collector)) error {
 
 func (c Config) clone() Config {
 	out := c
+	if c.MQTT.Discovery != nil {
+		d := *c.MQTT.Discovery
+		out.MQTT.Discovery = &d
+	}
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
 		if v.Enabled != nil {
