@@ -53,6 +53,11 @@ func route(levels []string, payload []byte) (method, path string, body []byte, o
 		}
 		return "/" + strings.Join(out, "/")
 	}
+	for _, l := range levels {
+		if l == "" || l == "." || l == ".." { // the router would clean them into another path
+			return "", "", nil, false
+		}
+	}
 	word := strings.TrimSpace(string(payload))
 	switch {
 	case len(levels) == 3 && (levels[0] == "docker" || levels[0] == "vm" || levels[0] == "disks"):

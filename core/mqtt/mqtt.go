@@ -70,6 +70,7 @@ type Stats struct {
 	Connected bool
 	Published int64 // messages the broker accepted
 	Dropped   int64 // payloads never sent: superseded, timed out or refused
+	Entities  int   // Home Assistant entities announced
 }
 
 // Output is a running MQTT output.
@@ -89,6 +90,7 @@ type Output struct {
 	connected atomic.Bool
 	published atomic.Int64
 	dropped   atomic.Int64
+	entities  atomic.Int64
 	stop      chan struct{}
 	done      chan struct{}
 	cmdSem    chan struct{} // bounds concurrent commands
@@ -193,7 +195,7 @@ func New(o Options) (*Output, error) {
 		SetKeepAlive(30*time.Second).
 		SetPingTimeout(10*time.Second).
 		SetConnectTimeout(10*time.Second).
-		SetWriteTimeout(5*time.Second).
+		SetWriteTimeout(min(5*time.Second, o.PublishTimeout)).
 		SetAutoReconnect(true).
 		SetMaxReconnectInterval(o.RetryMax).
 		SetConnectRetry(false). // the first connect is retried by run, with backoff, cancellably
@@ -283,7 +285,8 @@ func (o *Output) Stop() {
 
 // Stats returns the counters.
 func (o *Output) Stats() Stats {
-	return Stats{Connected: o.connected.Load(), Published: o.published.Load(), Dropped: o.dropped.Load()}
+	return Stats{Connected: o.connected.Load(), Published: o.published.Load(), Dropped: o.dropped.Load(),
+		Entities: int(o.entities.Load())}
 }
 
 // enqueue is the bus subscriber: it must not block. A payload still
@@ -390,7 +393,7 @@ func (o *Output) syncAll() {
 	o.mu.Lock()
 	o.pending = map[string]*bus.Event{} // the snapshot below is newer or as new
 	o.mu.Unlock()
-	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online)}})
+	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online), qos1: true}})
 	if !o.opts.ReadOnly && o.opts.Commands != nil {
 		o.client.Subscribe(o.topic("cmd/#"), 1, o.onCommand)
 	}
@@ -429,6 +432,7 @@ type message struct {
 	topic     string
 	payload   []byte
 	transient bool // not retained
+	qos1      bool
 }
 
 // publishEvent publishes one bus event: its state topics and, with
@@ -441,20 +445,31 @@ func (o *Output) publishEvent(ev *bus.Event) {
 	}
 }
 
-// publishBatch publishes msgs (QoS 1, retained unless said otherwise) and
-// waits for the broker's acks up to PublishTimeout; what is not acked by
-// then, or refused, counts as dropped. Waiting per batch bounds what the
-// client holds in flight.
+// publishBatch publishes msgs, retained unless marked transient, and
+// waits until they are written to the connection, for PublishTimeout at
+// most; what is not written by then, or refused, counts as dropped. State
+// and configs go at QoS 0: nothing is held for a broker that does not
+// answer, and whatever a lost connection swallowed is sent again on the
+// next connect. Availability goes at QoS 1.
 func (o *Output) publishBatch(msgs []message) {
 	if len(msgs) == 0 {
 		return
 	}
+	deadline := time.Now().Add(o.opts.PublishTimeout)
 	tokens := make([]paho.Token, 0, len(msgs))
-	for _, m := range msgs {
-		tokens = append(tokens, o.client.Publish(m.topic, 1, !m.transient, m.payload))
+	for i, m := range msgs {
+		if time.Now().After(deadline) || o.stopping() {
+			o.dropped.Add(int64(len(msgs) - i))
+			break
+		}
+		qos := byte(0)
+		if m.qos1 {
+			qos = 1
+		}
+		tokens = append(tokens, o.client.Publish(m.topic, qos, !m.transient, m.payload))
 	}
-	deadline := time.NewTimer(o.opts.PublishTimeout)
-	defer deadline.Stop()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
 	for i, t := range tokens {
 		select {
 		case <-t.Done():
@@ -463,12 +478,21 @@ func (o *Output) publishBatch(msgs []message) {
 			} else {
 				o.published.Add(1)
 			}
-		case <-deadline.C:
+		case <-timer.C:
 			o.dropped.Add(int64(len(tokens) - i))
-			o.log.Debug("mqtt broker slow: publishes not acknowledged in time", "dropped", len(tokens)-i)
+			o.log.Debug("mqtt broker slow: messages not written in time", "dropped", len(tokens)-i)
 			return
 		case <-o.stop:
 			return
 		}
+	}
+}
+
+func (o *Output) stopping() bool {
+	select {
+	case <-o.stop:
+		return true
+	default:
+		return false
 	}
 }

@@ -148,6 +148,11 @@ func (o *Output) diffConfigs(g *group, ents []entity) []message {
 		}
 	}
 	g.configs = now
+	total := 0
+	for _, other := range o.groups {
+		total += len(other.configs)
+	}
+	o.entities.Store(int64(total))
 	return msgs
 }
 
