@@ -52,5 +52,5 @@ func (a *Agent) mqttStats() (metrics.MQTTStats, bool) {
 		return metrics.MQTTStats{}, false
 	}
 	s := out.Stats()
-	return metrics.MQTTStats{Connected: s.Connected, Published: s.Published, Dropped: s.Dropped}, true
+	return metrics.MQTTStats{Connected: s.Connected, Published: s.Published, Dropped: s.Dropped, Entities: s.Entities}, true
 }

@@ -35,6 +35,7 @@ type Source struct {
 type MQTTStats struct {
 	Connected          bool
 	Published, Dropped int64
+	Entities           int // Home Assistant discovery entities announced
 }
 
 // Handler returns the /metrics handler: the towerd collector plus the Go
@@ -92,7 +93,8 @@ func (c *Collector) agent(e *emitter) {
 	if c.src.MQTT != nil {
 		if s, on := c.src.MQTT(); on {
 			e.gauge("towerd_mqtt_connected", "1 while the MQTT output is connected to its broker.", b2f(s.Connected))
-			e.counter("towerd_mqtt_published_messages_total", "MQTT messages the broker acknowledged.", float64(s.Published))
+			e.counter("towerd_mqtt_published_messages_total", "MQTT messages written to the broker connection.", float64(s.Published))
+			e.gauge("towerd_mqtt_discovery_entities", "Home Assistant entities announced by MQTT discovery.", float64(s.Entities))
 			e.counter("towerd_mqtt_dropped_messages_total", "MQTT payloads never sent: superseded by a newer one while the broker was slow, unacknowledged in time, or pending while disconnected.", float64(s.Dropped))
 		}
 	}
