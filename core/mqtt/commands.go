@@ -102,13 +102,14 @@ func (o *Output) onCommand(_ paho.Client, m paho.Message) {
 		o.publishResult(cmd, http.StatusServiceUnavailable, false, "busy: too many commands running; try again")
 		return
 	}
-	select {
-	case <-o.stop:
+	o.cmdMu.Lock()
+	if o.cmdClosed {
+		o.cmdMu.Unlock()
 		<-o.cmdSem
 		return
-	default:
 	}
 	o.cmdWG.Add(1)
+	o.cmdMu.Unlock()
 	go func() {
 		defer func() { <-o.cmdSem; o.cmdWG.Done() }()
 		o.execute(cmd, payload)

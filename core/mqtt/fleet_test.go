@@ -86,7 +86,7 @@ func TestFleetOfThree(t *testing.T) {
 			t.Errorf("%s: towerd_mqtt_connected %v", host, v)
 		}
 	}
-	t.Logf("discovery entities per server on the fixture tree: %v", counts)
+	t.Logf("discovery entities per server on the fixture tree: %v; tower1 by kind: %v", counts, entityKinds(configsOf(w, "towerd_tower1")))
 
 	// One device per server; no unique_id, config topic or state topic shared.
 	devices := map[string]string{}
@@ -163,6 +163,23 @@ func TestFleetOfThree(t *testing.T) {
 	if b, _ := w.get("unraid/tower2/availability"); string(b) != Online {
 		t.Errorf("tower2 availability %q after tower1 stopped", b)
 	}
+}
+
+// entityKinds counts configs by component and the first word of the
+// object id (disk, container, nic, share, or a system/array/UPS entity).
+func entityKinds(configs map[string][]byte) map[string]int {
+	out := map[string]int{}
+	for topic := range configs {
+		parts := strings.Split(topic, "/") // homeassistant/<component>/<node>/<object>/config
+		kind := parts[3]
+		if i := strings.Index(kind, "_"); i > 0 && strings.Contains("disk nic share container vm gpu ups", kind[:i]) {
+			kind = kind[:i]
+		} else {
+			kind = "server"
+		}
+		out[parts[1]+":"+kind]++
+	}
+	return out
 }
 
 // configsOf returns the discovery configs of one node on the broker.

@@ -95,6 +95,8 @@ type Output struct {
 	done      chan struct{}
 	cmdSem    chan struct{} // bounds concurrent commands
 	cmdWG     sync.WaitGroup
+	cmdMu     sync.Mutex // orders cmdWG.Add against Stop's Wait
+	cmdClosed bool
 	stopOnce  sync.Once
 
 	// Owned by the worker goroutine.
@@ -272,6 +274,9 @@ func (o *Output) Stop() {
 		}
 		close(o.stop)
 		<-o.done
+		o.cmdMu.Lock()
+		o.cmdClosed = true
+		o.cmdMu.Unlock()
 		o.cmdWG.Wait()
 		if o.client.IsConnectionOpen() {
 			t := o.client.Publish(o.topic("availability"), 1, true, Offline)
@@ -395,10 +400,10 @@ func (o *Output) syncAll() {
 	o.mu.Unlock()
 	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online), qos1: true}})
 	if !o.opts.ReadOnly && o.opts.Commands != nil {
-		o.client.Subscribe(o.topic("cmd/#"), 1, o.onCommand)
+		o.subscribe(o.topic("cmd/#"), o.onCommand)
 	}
 	if o.opts.Discovery {
-		o.client.Subscribe(o.opts.DiscoveryPrefix+"/status", 1, o.onHAStatus)
+		o.subscribe(o.opts.DiscoveryPrefix+"/status", o.onHAStatus)
 	}
 	for _, g := range o.groups {
 		g.configs = map[string][]byte{} // unknown what the broker kept: send all again
@@ -414,6 +419,15 @@ func (o *Output) syncAll() {
 		if ev.Topic != systemTopic {
 			o.publishEvent(ev)
 		}
+	}
+}
+
+func (o *Output) subscribe(topic string, h paho.MessageHandler) {
+	t := o.client.Subscribe(topic, 1, h)
+	if !t.WaitTimeout(o.opts.PublishTimeout) {
+		o.log.Warn("mqtt subscribe not acknowledged in time", "topic", topic)
+	} else if err := t.Error(); err != nil {
+		o.log.Warn("mqtt subscribe refused (broker ACL?)", "topic", topic, "error", err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/core/api"
@@ -366,6 +368,57 @@ func TestTLSBroker(t *testing.T) {
 		"no certificate error logged:\n%s", logs)
 	if noCA.Stats().Connected {
 		t.Error("connected without trusting the CA")
+	}
+}
+
+// ws://: MQTT over WebSocket. Debian's mosquitto cannot open a
+// WebSocket listener here (libwebsockets refuses to bind), so the test
+// puts a WebSocket front in front of the real broker, as a reverse proxy
+// does in many installs: binary frames in, TCP stream out.
+func TestWebSocketBroker(t *testing.T) {
+	t.Parallel()
+	br := startBroker(t, brokerOptions{})
+	w := watch(t, br, "", "")
+	up := websocket.Upgrader{Subprotocols: []string{"mqtt"}}
+	front := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(rw, r, nil)
+		if err != nil {
+			return
+		}
+		defer ws.Close()
+		tcp, err := net.Dial("tcp", strings.TrimPrefix(br.URL, "tcp://"))
+		if err != nil {
+			return
+		}
+		defer tcp.Close()
+		go func() {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := tcp.Read(buf)
+				if err != nil || ws.WriteMessage(websocket.BinaryMessage, buf[:n]) != nil {
+					ws.Close()
+					return
+				}
+			}
+		}()
+		for {
+			_, b, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			if _, err := tcp.Write(b); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(front.Close)
+	bs := bus.New()
+	feed(bs)
+	out, _ := start(t, Options{Broker: strings.Replace(front.URL, "http://", "ws://", 1), Bus: bs, Discovery: true})
+	w.wait(t, "unraid/tower/availability", 10*time.Second, func(b []byte) bool { return string(b) == Online })
+	w.wait(t, "unraid/tower/disks/disk1", 5*time.Second, nil)
+	if !out.Stats().Connected {
+		t.Error("not connected over ws://")
 	}
 }
 
