@@ -371,6 +371,28 @@ func TestTLSBroker(t *testing.T) {
 	}
 }
 
+// Home Assistant announces itself on <discovery>/status when it starts;
+// every config and state is sent again (a broker without persistence may
+// have lost them).
+func TestHomeAssistantBirthResends(t *testing.T) {
+	t.Parallel()
+	br := startBroker(t, brokerOptions{})
+	w := watch(t, br, "", "")
+	bs := bus.New()
+	feed(bs)
+	out, _ := start(t, Options{Broker: br.URL, Bus: bs, Discovery: true})
+	w.wait(t, "unraid/tower/availability", 10*time.Second, func(b []byte) bool { return string(b) == Online })
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		return out.Stats().Entities > 0 && len(w.topics("homeassistant/")) == out.Stats().Entities
+	},
+		"configs never all published")
+	before := out.Stats().Published
+	w.publish(t, "homeassistant/status", "offline") // not a birth: nothing happens
+	w.publish(t, "homeassistant/status", Online)
+	plugintest.Eventually(t, 5*time.Second, func() bool { return out.Stats().Published-before >= int64(out.Stats().Entities) },
+		"after Home Assistant's birth message not every config was sent again")
+}
+
 // ws://: MQTT over WebSocket. Debian's mosquitto cannot open a
 // WebSocket listener here (libwebsockets refuses to bind), so the test
 // puts a WebSocket front in front of the real broker, as a reverse proxy
