@@ -59,6 +59,9 @@ func route(levels []string, payload []byte) (method, path string, body []byte, o
 		}
 	}
 	word := strings.TrimSpace(string(payload))
+	if word == "." || word == ".." {
+		word = "" // an action word, never a path element
+	}
 	switch {
 	case len(levels) == 3 && (levels[0] == "docker" || levels[0] == "vm" || levels[0] == "disks"):
 		return http.MethodPost, esc(levels), payload, true
