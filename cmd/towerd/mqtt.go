@@ -38,7 +38,7 @@ func addMQTTFlags(fs *flag.FlagSet) *mqttFlags {
 	fs.BoolVar(&m.discovery, "mqtt-discovery", true, "publish Home Assistant MQTT discovery configs")
 	fs.StringVar(&m.discoveryPrefix, "mqtt-discovery-prefix", "", "Home Assistant discovery prefix (default homeassistant)")
 	fs.BoolVar(&m.readOnly, "mqtt-read-only", false, "ignore MQTT command topics")
-	fs.StringVar(&m.statusURL, "mqtt-status-url", "", "status page URL shown in Home Assistant (default http(s)://<hostname>:<port>/)")
+	fs.StringVar(&m.statusURL, "mqtt-status-url", "", "status page URL shown in Home Assistant (default http(s)://<bind address or machine hostname>:<port>/)")
 	fs.StringVar(&m.tlsCA, "mqtt-tls-ca", "", "PEM CA file to verify the MQTT broker")
 	fs.StringVar(&m.tlsCert, "mqtt-tls-cert", "", "PEM client certificate for the MQTT broker")
 	fs.StringVar(&m.tlsKey, "mqtt-tls-key", "", "PEM client key for --mqtt-tls-cert")
@@ -89,12 +89,11 @@ func resolveMQTT(m *mqttFlags, set map[string]bool, file config.MQTT, bind, port
 		return c, errors.New(strings.Replace(err.Error(), "mqtt: ", "MQTT settings: ", 1))
 	}
 	if c.StatusURL == "" {
+		// The machine's name, not the "hostname" label (which may hold
+		// spaces): Home Assistant refuses a config whose URL is invalid.
 		host := bind
 		if ip := net.ParseIP(bind); bind == "" || ip != nil && ip.IsUnspecified() {
-			host = c.Hostname
-			if host == "" {
-				host, _ = os.Hostname()
-			}
+			host, _ = os.Hostname()
 		}
 		scheme := "http"
 		if https {

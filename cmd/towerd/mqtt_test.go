@@ -62,7 +62,7 @@ func TestResolveMQTT(t *testing.T) {
 	t.Setenv(MQTTPasswordEnv, "env-pw")
 	m, set := parse("--mqtt-broker", "tcp://flag:1883")
 	c, err := resolveMQTT(m, set, file, "", "8043", false, log)
-	if err != nil || c.Broker != "tcp://flag:1883" || c.Password != "env-pw" || c.StatusURL != "http://filehost:8043/" {
+	if err != nil || c.Broker != "tcp://flag:1883" || c.Password != "env-pw" || c.StatusURL != "http://"+hostname(t)+":8043/" {
 		t.Errorf("flag broker, env password: %+v %v", c, err)
 	}
 	if _, ok := os.LookupEnv(MQTTPasswordEnv); ok {
@@ -83,4 +83,12 @@ func TestResolveMQTT(t *testing.T) {
 	if c, _ = resolveMQTT(m, set, file, "", "8043", false, log); c.Enabled {
 		t.Errorf("--mqtt-broker '' should turn MQTT off: %+v", c)
 	}
+}
+
+func hostname(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

@@ -31,7 +31,7 @@ type MQTT struct {
 	// ReadOnly ignores every command topic (no subscription at all).
 	ReadOnly bool `json:"read_only,omitempty"`
 	// StatusURL is the device's configuration_url in Home Assistant;
-	// default http(s)://<hostname>:<port>/.
+	// default http(s)://<bind address or machine hostname>:<port>/.
 	StatusURL string `json:"status_url,omitempty"`
 	// TLS files (PEM): CA to verify the broker, client certificate and key.
 	TLSCA   string `json:"tls_ca,omitempty"`
