@@ -62,6 +62,7 @@ type serveFlags struct {
 	token, tlsCert, tlsKey, corsOrigin, allowedHost                   string
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
+	mqtt                                                              *mqttFlags // mqtt.go
 }
 
 // TokenEnv names the environment variable holding the API token, so that
@@ -88,6 +89,7 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.allowedHost, "allowed-host", "", "comma-separated extra host names clients may use when no token is set (\"*\" for any; IP addresses, localhost and this machine's name always work)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
+	f.mqtt = addMQTTFlags(fs)
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -187,6 +189,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--tls-cert and --tls-key must be given together")
 	}
 
+	mqttOpts, err := resolveMQTT(f.mqtt, set, cfg.MQTT, bind, port, tlsCert != "", log)
+	if err != nil {
+		return err
+	}
+
 	addr := net.JoinHostPort(bind, port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -213,6 +220,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Intervals:    intervals,
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
+		MQTT:         mqttOpts,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)

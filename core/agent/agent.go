@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,7 @@ import (
 	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/core/httpguard"
 	"github.com/towerd/towerd/core/hub"
+	"github.com/towerd/towerd/core/mqtt"
 	"github.com/towerd/towerd/core/scheduler"
 	"github.com/towerd/towerd/core/supervisor"
 	"github.com/towerd/towerd/sdk"
@@ -45,6 +47,7 @@ type Options struct {
 	Guard httpguard.Options
 	// DebugRuntime mounts GET /api/v1/debug/runtime (see core/diag).
 	DebugRuntime bool
+	MQTT         MQTTOptions // the MQTT output (mqtt.go); off unless MQTT.Enabled
 }
 
 // Agent is a running towerd.
@@ -59,6 +62,7 @@ type Agent struct {
 	api    *api.Server
 	server *http.Server
 	guard  *httpguard.Guard
+	mqtt   atomic.Pointer[mqtt.Output] // nil while MQTT is off (mqtt.go)
 
 	mu        sync.Mutex
 	installed map[string]bool
@@ -158,6 +162,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(ln) }()
 	a.log.Info("listening", "addr", ln.Addr().String())
+	a.startMQTT()
 
 	select {
 	case <-ctx.Done():
@@ -172,6 +177,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 
 func (a *Agent) shutdown() {
 	a.log.Info("shutting down")
+	a.stopMQTT()
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = a.server.Shutdown(sctx)

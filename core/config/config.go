@@ -58,6 +58,8 @@ type Config struct {
 	// PowerActions allows POST /system/reboot and /system/shutdown. Off by
 	// default: a dashboard button must not power a server off by surprise.
 	PowerActions bool `json:"power_actions,omitempty"`
+	// MQTT is the MQTT output (mqtt.go); off by default.
+	MQTT MQTT `json:"mqtt,omitzero"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
@@ -183,6 +185,9 @@ func decode(b []byte, cfg *Config) error {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("tls_cert and tls_key must be set together")
 	}
+	if err := cfg.MQTT.Validate(); err != nil {
+		return err
+	}
 	return cfg.validate()
 }
 
@@ -256,6 +261,10 @@ func (s *Store) UpdateCollector(name string, fn func(*Collector)) error {
 
 func (c Config) clone() Config {
 	out := c
+	if c.MQTT.Discovery != nil {
+		d := *c.MQTT.Discovery
+		out.MQTT.Discovery = &d
+	}
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
 		if v.Enabled != nil {
