@@ -62,6 +62,8 @@ type serveFlags struct {
 	token, tlsCert, tlsKey, corsOrigin                                string
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
+	noMDNS, noMCP, mcpReadOnly                                        bool
+	mdnsName, mdnsMode                                                string
 }
 
 // TokenEnv names the environment variable holding the API token, so that
@@ -87,6 +89,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.corsOrigin, "cors-origin", "", "comma-separated browser origins allowed to call the API (\"*\" for any; default none)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not announce the API by zeroconf/mDNS (_unraid-mgmt-agent._tcp)")
+	fs.StringVar(&f.mdnsName, "mdns-name", "", "mDNS instance name (default: the host name)")
+	fs.StringVar(&f.mdnsMode, "mdns-mode", "auto", "how to announce: auto (avahi-daemon when it runs, else built in), avahi or builtin")
+	fs.BoolVar(&f.noMCP, "no-mcp", false, "do not serve the MCP server on /mcp")
+	fs.BoolVar(&f.mcpReadOnly, "mcp-read-only", true, "MCP: offer only read tools; --mcp-read-only=false adds one tool per collector action")
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -186,6 +193,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--tls-cert and --tls-key must be given together")
 	}
 
+	mdnsOpts, mcpOpts, err := outputOptions(f, set, cfg, tlsCert != "")
+	if err != nil {
+		return err
+	}
+
 	addr := net.JoinHostPort(bind, port)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -212,6 +224,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Intervals:    intervals,
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
+		MDNS:         mdnsOpts,
+		MCP:          mcpOpts,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)
@@ -250,6 +264,26 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 		log.Info("API token required", "open", "/api/v1/health")
 	}
 	return o, nil
+}
+
+// outputOptions resolves the mDNS and MCP settings: flags, then the file.
+func outputOptions(f *serveFlags, set map[string]bool, cfg config.Config, tls bool) (agent.MDNSOptions, agent.MCPOptions, error) {
+	m := agent.MDNSOptions{
+		Enabled: cfg.MDNS.IsEnabled() && !f.noMDNS,
+		Name:    pick(set["mdns-name"], f.mdnsName, cfg.MDNS.Name),
+		Mode:    pick(set["mdns-mode"], f.mdnsMode, cfg.MDNS.Mode),
+		TLS:     tls,
+	}
+	switch m.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return m, agent.MCPOptions{}, fmt.Errorf("--mdns-mode %q: want auto, avahi or builtin", m.Mode)
+	}
+	p := agent.MCPOptions{Enabled: cfg.MCP.IsEnabled() && !f.noMCP, ReadOnly: cfg.MCP.IsReadOnly()}
+	if set["mcp-read-only"] {
+		p.ReadOnly = f.mcpReadOnly
+	}
+	return m, p, nil
 }
 
 // pick returns the flag value if the flag was given, else the file's.

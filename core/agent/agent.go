@@ -45,6 +45,10 @@ type Options struct {
 	Guard httpguard.Options
 	// DebugRuntime mounts GET /api/v1/debug/runtime (see core/diag).
 	DebugRuntime bool
+	// MDNS and MCP are the zeroconf announcement and the MCP server
+	// (mdns.go, mcp.go).
+	MDNS MDNSOptions
+	MCP  MCPOptions
 }
 
 // Agent is a running towerd.
@@ -156,11 +160,13 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(ln) }()
 	a.log.Info("listening", "addr", ln.Addr().String())
+	stopMDNS := a.startMDNS(ln)
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopMDNS()
 	a.shutdown()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

@@ -47,9 +47,40 @@ type Config struct {
 	// RateLimit is requests per second per client address (loopback
 	// exempt); 0 means the default, negative turns the limit off.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// MDNS is the zeroconf announcement; MCP the MCP server.
+	MDNS MDNS `json:"mdns,omitzero"`
+	MCP  MCP  `json:"mcp,omitzero"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
+
+// MDNS configures the zeroconf (mDNS/DNS-SD) announcement of the API.
+type MDNS struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Name is the instance name shown to browsers (default: host name).
+	Name string `json:"name,omitempty"`
+	// Mode: "auto" (default; avahi-daemon when it runs, else towerd's own
+	// responder), "avahi" or "builtin".
+	Mode string `json:"mode,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MDNS) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// MCP configures the Model Context Protocol server on /mcp.
+type MCP struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// ReadOnly defaults to true: action tools are not listed and refused.
+	ReadOnly *bool `json:"read_only,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MCP) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// IsReadOnly reports the read_only flag, true when unset.
+func (m MCP) IsReadOnly() bool { return m.ReadOnly == nil || *m.ReadOnly }
 
 // Collector is one collector's settings. Zero values mean "default".
 type Collector struct {
@@ -159,6 +190,11 @@ func decode(b []byte, cfg *Config) error {
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("tls_cert and tls_key must be set together")
 	}
+	switch cfg.MDNS.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return fmt.Errorf("mdns.mode %q: want auto, avahi or builtin", cfg.MDNS.Mode)
+	}
 	for name, c := range cfg.Collectors {
 		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 || c.MemoryLimitMB < 0 {
 			return fmt.Errorf("collector %q: negative interval, timeout or memory limit", name)
@@ -217,6 +253,8 @@ func (s *Store) UpdateCollector(name string, fn func(*Collector)) error {
 
 func (c Config) clone() Config {
 	out := c
+	out.MDNS.Enabled = clonePtr(c.MDNS.Enabled)
+	out.MCP.Enabled, out.MCP.ReadOnly = clonePtr(c.MCP.Enabled), clonePtr(c.MCP.ReadOnly)
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
 		if v.Enabled != nil {
@@ -233,6 +271,14 @@ func (c Config) clone() Config {
 		out.Collectors[k] = v
 	}
 	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func encode(cfg Config) ([]byte, error) {
