@@ -37,6 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
 		return runClient(args, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mcp" { // MCP over stdio: mcp.go
+		return runMCP(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}

@@ -89,7 +89,7 @@ func New(opts Options) *Agent {
 	if opts.Guard.Logger == nil {
 		opts.Guard.Logger = a.log.Named("http")
 	}
-	a.guard = httpguard.New(opts.Guard)
+	a.guard = httpguard.New(mcpGuard(opts.Guard, opts.MCP))
 	a.hub = hub.New(a.bus, hub.Options{Logger: a.log.Named("ws"), CheckOrigin: a.guard.CheckOrigin})
 	supOpts := opts.Supervisor
 	supOpts.Dir = opts.PluginsDir

@@ -2,6 +2,7 @@ package mdns_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -199,7 +200,8 @@ func parseTXT(s string) []string {
 
 // agentIn runs the real towerd in side A with extra flags; it binds all
 // interfaces on port 8043 (the namespace is the test's own).
-func (l *lab) agentIn(t *testing.T, args ...string) (*exec.Cmd, *plugintest.SyncBuffer) {
+// The returned stop sends SIGTERM and waits for the exit.
+func (l *lab) agentIn(t *testing.T, args ...string) (stop func(), log *plugintest.SyncBuffer) {
 	t.Helper()
 	bin := coretest.Towerd(t)
 	dir := t.TempDir()
@@ -214,19 +216,23 @@ func (l *lab) agentIn(t *testing.T, args ...string) (*exec.Cmd, *plugintest.Sync
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	stop = func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
 			<-done
+			t.Errorf("towerd did not stop within 10 s of SIGTERM")
 		}
+	}
+	t.Cleanup(func() {
+		stop()
 		if t.Failed() {
 			t.Logf("towerd output:\n%s", out)
 		}
 	})
-	return cmd, out
+	return stop, out
 }
 
 func wantTXT() []string {
@@ -276,7 +282,7 @@ func (l *lab) waitGone(t *testing.T, name string, why string) {
 // address change, and says goodbye on SIGTERM.
 func TestBuiltinResponderWithAvahiBrowse(t *testing.T) {
 	l := newLab(t)
-	cmd, log := l.agentIn(t, "--mdns-mode", "builtin", "--mdns-name", "Tower Lab")
+	stop, log := l.agentIn(t, "--mdns-mode", "builtin", "--mdns-name", "Tower Lab")
 	l.waitFound(t, "Tower Lab", "10.77.0.1", log)
 
 	// A new address is announced at once (a cached A record would otherwise
@@ -288,7 +294,7 @@ func TestBuiltinResponderWithAvahiBrowse(t *testing.T) {
 
 	// Goodbye: without it avahi would keep the service for its 75 min TTL.
 	start := time.Now()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	go stop()
 	l.waitGone(t, "Tower Lab", "after towerd stopped (no goodbye?)")
 	t.Logf("withdrawn %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(log.String(), "mDNS goodbye sent") {
@@ -316,7 +322,7 @@ func TestAvahiServiceFile(t *testing.T) {
 	plugintest.Eventually(t, 15*time.Second, func() bool { return strings.Contains(alog.String(), "Server startup complete") },
 		"avahi-daemon in %s did not start:\n%s", l.a, alog)
 
-	cmd, log := l.agentIn(t, "--mdns-mode", "avahi", "--mdns-name", "Tower Avahi")
+	stop, log := l.agentIn(t, "--mdns-mode", "avahi", "--mdns-name", "Tower Avahi")
 	hit := l.waitFound(t, "Tower Avahi", "10.77.0.1", log)
 	if hit.host != "towerlab.local" {
 		t.Errorf("host %q, want avahi's own towerlab.local", hit.host)
@@ -325,9 +331,65 @@ func TestAvahiServiceFile(t *testing.T) {
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("service file: %v", err)
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
+	stop()
 	l.waitGone(t, "Tower Avahi", "after towerd stopped")
 	if _, err := os.Stat(file); !os.IsNotExist(err) {
 		t.Errorf("service file left after stop: %v", err)
 	}
+}
+
+// state reads, from inside side A, towerd's goroutine count and whether a
+// UDP socket on 5353 exists in that namespace (towerd is its only process).
+func (l *lab) state(t *testing.T) (goroutines int, udp5353 bool) {
+	t.Helper()
+	var body []byte
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		out, err := exec.Command("ip", "netns", "exec", l.a, "curl", "-sf", "http://127.0.0.1:8043/api/v1/debug/runtime").Output()
+		body = out
+		return err == nil
+	}, "debug/runtime not answering in %s", l.a)
+	var rt struct {
+		Goroutines int `json:"goroutines"`
+	}
+	if err := json.Unmarshal(body, &rt); err != nil {
+		t.Fatalf("debug/runtime: %v %s", err, body)
+	}
+	out, err := exec.Command("ip", "netns", "exec", l.a, "cat", "/proc/net/udp").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt.Goroutines, strings.Contains(string(out), ":14E9 ")
+}
+
+// Off, mDNS opens no socket and starts no goroutine (on a non-loopback
+// address, where it would otherwise announce); the builtin responder costs
+// one socket and three goroutines.
+func TestOffCostsNothing(t *testing.T) {
+	l := newLab(t)
+	stop, log := l.agentIn(t, "--no-mdns", "--no-mcp", "--debug-runtime")
+	gOff, sock := l.state(t)
+	if sock {
+		t.Errorf("UDP 5353 socket open with --no-mdns:\n%s", log)
+	}
+	if strings.Contains(log.String(), "mdns") {
+		t.Errorf("mDNS mentioned in the log with --no-mdns:\n%s", log)
+	}
+	stop()
+
+	stop, log = l.agentIn(t, "--mdns-mode", "builtin", "--no-mcp", "--debug-runtime")
+	l.waitFound(t, hostnameShort(), "10.77.0.1", log)
+	gOn, sock := l.state(t)
+	if !sock {
+		t.Errorf("no UDP 5353 socket with the builtin responder on")
+	}
+	if gOn-gOff != 3 {
+		t.Errorf("goroutines: %d off, %d on; want exactly 3 more (read loop, announcer, netlink watch)", gOff, gOn)
+	}
+	stop()
+}
+
+func hostnameShort() string {
+	h, _ := os.Hostname()
+	h, _, _ = strings.Cut(h, ".")
+	return h
 }
