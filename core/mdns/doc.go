@@ -18,15 +18,18 @@
 //     changes (a netlink subscription wakes it, no polling) and sends
 //     TTL-0 goodbyes at stop. IPv4 only.
 //
-// Why not a Go responder next to avahi: two responders on one port both
-// receive every query (the kernel copies multicast datagrams to every
-// socket bound with SO_REUSEPORT), but both would then publish the host's
-// A record, and only avahi knows the host name it defended on the network
-// (it renames "tower" to "tower-2" on a conflict) and watches its own
-// interfaces; handing avahi a file keeps one source of truth and costs
-// nothing in the agent. hashicorp/mdns was the other candidate for the
-// builtin path; it answers queries but never announces, sends no goodbye
-// and does not follow address changes, which the integration relies on to
-// notice an agent coming and going, so the few records needed are built
-// here instead.
+// Why not a Go responder next to avahi: measured in a network namespace,
+// both bind 0.0.0.0:5353 side by side (ss -ulpn lists both sockets, and
+// the kernel hands every multicast query to each), so it would work; but
+// both would then publish <host>.local, and with towerd bound to one of
+// several addresses the two send different address sets for one name,
+// each flagged cache-flush, so other hosts' caches flip between them.
+// avahi owns the host name (it renames it on a conflict on the network)
+// and already watches the interfaces; handing it a file keeps one source
+// of truth and costs the agent nothing.
+//
+// hashicorp/mdns was the other candidate for the builtin path; it answers
+// queries but never announces, sends no goodbye and does not follow
+// address changes, which the integration relies on to notice an agent
+// coming and going, so the few records needed are built here instead.
 package mdns

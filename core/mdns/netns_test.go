@@ -302,14 +302,13 @@ func TestBuiltinResponderWithAvahiBrowse(t *testing.T) {
 	}
 }
 
-// TestAvahiServiceFile: with avahi-daemon running on the agent's side,
-// towerd hands it a service file, which avahi publishes; the file is gone
-// after stop and avahi withdraws the service.
-func TestAvahiServiceFile(t *testing.T) {
-	l := newLab(t)
-	// ip netns exec mounts /etc/netns/NS/avahi over /etc/avahi for every
-	// process it starts in NS: avahi-daemon and towerd there share this
-	// services folder, and the host's /etc/avahi is untouched.
+// agentAvahi runs an avahi-daemon on the agent's side, as on Unraid, and
+// returns its /etc/avahi as seen from the host. ip netns exec mounts
+// /etc/netns/NS/avahi over /etc/avahi for every process it starts in NS:
+// avahi-daemon and towerd there share its services folder, and the host's
+// /etc/avahi is untouched.
+func (l *lab) agentAvahi(t *testing.T) string {
+	t.Helper()
 	etc := filepath.Join("/etc/netns", l.a, "avahi")
 	t.Cleanup(func() { _ = os.RemoveAll(filepath.Join("/etc/netns", l.a)) })
 	write(t, filepath.Join(etc, "avahi-daemon.conf"), "[server]\nhost-name=towerlab\nuse-ipv4=yes\nuse-ipv6=no\nallow-interfaces=mdA\nenable-dbus=no\n"+
@@ -321,7 +320,27 @@ func TestAvahiServiceFile(t *testing.T) {
 		"mount -t tmpfs tmpfs /run && mkdir -p /run/avahi-daemon && exec avahi-daemon --no-drop-root --no-chroot --no-rlimits")
 	plugintest.Eventually(t, 15*time.Second, func() bool { return strings.Contains(alog.String(), "Server startup complete") },
 		"avahi-daemon in %s did not start:\n%s", l.a, alog)
+	return etc
+}
 
+// TestBuiltinBesideAvahi measures the coexistence the builtin mode relies
+// on: with avahi-daemon bound to 5353 on the same host, towerd's responder
+// binds too and still receives the queries and answers them.
+func TestBuiltinBesideAvahi(t *testing.T) {
+	l := newLab(t)
+	l.agentAvahi(t)
+	_, log := l.agentIn(t, "--mdns-mode", "builtin", "--mdns-name", "Tower Beside", "--log-level", "trace")
+	l.waitFound(t, "Tower Beside", "10.77.0.1", log)
+	plugintest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(log.String(), "mDNS query answered") },
+		"towerd's responder never saw a query beside avahi-daemon:\n%s", log)
+}
+
+// TestAvahiServiceFile: with avahi-daemon running on the agent's side,
+// towerd hands it a service file, which avahi publishes; the file is gone
+// after stop and avahi withdraws the service.
+func TestAvahiServiceFile(t *testing.T) {
+	l := newLab(t)
+	etc := l.agentAvahi(t)
 	stop, log := l.agentIn(t, "--mdns-mode", "avahi", "--mdns-name", "Tower Avahi")
 	hit := l.waitFound(t, "Tower Avahi", "10.77.0.1", log)
 	if hit.host != "towerlab.local" {

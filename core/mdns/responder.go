@@ -335,6 +335,7 @@ func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int) {
 			msg.Additionals = nil
 		}
 	}
+	r.log.Trace("mDNS query answered", "from", src.String(), "unicast", unicast)
 	r.send(&msg, ifIndex, to)
 }
 
