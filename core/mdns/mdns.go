@@ -87,7 +87,7 @@ func Start(svc Service, opts Options) (Announcer, error) {
 	// otherwise, up to 63 bytes.
 	svc.Instance = strings.ReplaceAll(svc.Instance, ".", "-")
 	if len(svc.Instance) > 63 {
-		svc.Instance = svc.Instance[:63]
+		svc.Instance = strings.ToValidUTF8(svc.Instance[:63], "") // not half a character
 	}
 	if svc.Instance == "" || svc.Host == "" {
 		return nil, errors.New("mdns: no instance or host name (hostname unknown)")
