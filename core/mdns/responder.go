@@ -252,6 +252,9 @@ func (r *responder) announceLoop() {
 func (r *responder) serve() {
 	defer r.wg.Done()
 	buf := make([]byte, 9000)
+	// last multicast answer per interface and question: RFC 6762 §6 allows
+	// a record to be multicast once a second on an interface.
+	last := map[string]time.Time{}
 	for {
 		n, cm, from, err := r.pc.ReadFrom(buf)
 		if err != nil {
@@ -268,13 +271,13 @@ func (r *responder) serve() {
 		if cm != nil {
 			ifIndex = cm.IfIndex
 		}
-		r.answer(buf[:n], src, ifIndex)
+		r.answer(buf[:n], src, ifIndex, last)
 	}
 }
 
 // answer replies to one query, if it asks for something this responder
 // owns.
-func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int) {
+func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int, last map[string]time.Time) {
 	var p dnsmessage.Parser
 	h, err := p.Start(pkt)
 	if err != nil || h.Response {
@@ -335,6 +338,17 @@ func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int) {
 			msg.Additionals = nil
 		}
 	}
+	if !unicast {
+		key := fmt.Sprint(ifIndex, qs)
+		now := time.Now()
+		if now.Sub(last[key]) < time.Second {
+			return // the same answer went out on this interface within the second
+		}
+		if len(last) > 64 { // a few distinct questions are all a LAN asks
+			clear(last)
+		}
+		last[key] = now
+	}
 	r.log.Trace("mDNS query answered", "from", src.String(), "unicast", unicast)
 	r.send(&msg, ifIndex, to)
 }
@@ -374,6 +388,7 @@ func subscribeAddrChanges() *os.File {
 func (r *responder) watchAddrs() {
 	defer r.wg.Done()
 	buf := make([]byte, 8192)
+	failures := 0
 	for {
 		if _, err := r.nl.Read(buf); err != nil {
 			if errors.Is(err, os.ErrClosed) {
@@ -383,8 +398,15 @@ func (r *responder) watchAddrs() {
 			case <-r.done:
 				return
 			default:
-				continue // ENOBUFS after a burst: still a change
 			}
+			// ENOBUFS after a burst of changes is still a change; an error
+			// that keeps coming is not, and must not spin.
+			if failures++; failures > 10 {
+				r.log.Warn("mDNS: address changes no longer followed", "error", err)
+				return
+			}
+		} else {
+			failures = 0
 		}
 		select {
 		case r.changed <- struct{}{}:
