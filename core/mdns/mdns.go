@@ -95,7 +95,11 @@ func Start(svc Service, opts Options) (Announcer, error) {
 	switch opts.Mode {
 	case "", ModeAuto:
 		if AvahiRunning(opts.AvahiPIDFile) {
-			return startAvahi(svc, opts)
+			a, err := startAvahi(svc, opts)
+			if err == nil {
+				return a, nil
+			}
+			opts.Logger.Warn("avahi-daemon runs but its services folder cannot be written; answering on 5353 beside it", "error", err)
 		}
 		return startResponder(svc, opts)
 	case ModeAvahi:
