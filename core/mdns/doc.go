@@ -10,6 +10,7 @@
 //     that folder, publishes the service on every interface, follows
 //     address changes, resolves name conflicts and sends the goodbye when
 //     the file goes. towerd opens no socket and starts no goroutine for it.
+//     (If the folder cannot be written, auto mode falls back to builtin.)
 //   - builtin: on a host without avahi, a small responder in this package
 //     (golang.org/x/net/dns/dnsmessage for the wire format, already a
 //     dependency) joins 224.0.0.251:5353 with SO_REUSEADDR and SO_REUSEPORT,
