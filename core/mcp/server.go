@@ -198,11 +198,21 @@ func (s *Server) sync(ctx context.Context) error {
 				Description: "Latest " + c.Topic + " payload (collector " + c.Name + ")",
 			}, s.readResource(c.Name)}
 		}
+	}
+	// Actions after every read tool, so that a name clash (collector "get"
+	// with action "x" against get_x) leaves the read tool in place.
+	for _, c := range list {
+		if !c.Installed || !safeName.MatchString(c.Name) {
+			continue
+		}
 		for _, a := range c.Actions {
 			if !safeName.MatchString(a) {
 				continue
 			}
 			t, h := s.actionTool(c.Name, a)
+			if _, taken := tools[t.Name]; taken || t.Name == "list_collectors" {
+				continue
+			}
 			actions[t.Name] = true
 			if !s.opts.ReadOnly {
 				tools[t.Name] = toolDef{t, h}
