@@ -90,7 +90,7 @@ func connectHTTP(t *testing.T, a *coretest.Agent, tok string) (*sdkmcp.ClientSes
 	defer cancel()
 	c := sdkmcp.NewClient(&sdkmcp.Implementation{Name: "towerd-test", Version: "1"}, nil)
 	s, err := c.Connect(ctx, &sdkmcp.StreamableClientTransport{
-		Endpoint: a.URL + "/mcp", HTTPClient: &http.Client{Transport: bearer{tok}}, MaxRetries: -1, DisableStandaloneSSE: true,
+		Endpoint: a.URL + "/mcp", HTTPClient: &http.Client{Transport: bearer{tok}}, MaxRetries: -1,
 	}, nil)
 	if err == nil {
 		t.Cleanup(func() { s.Close() })
