@@ -284,8 +284,8 @@ func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int, last map[s
 		return
 	}
 	qs, err := p.AllQuestions()
-	if err != nil {
-		return
+	if err != nil || !r.asksForUs(qs) {
+		return // most of a LAN's mDNS traffic: not worth an interface lookup
 	}
 	ifs := r.interfaces()
 	ips, ok := ifs[ifIndex]
@@ -351,6 +351,19 @@ func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int, last map[s
 	}
 	r.log.Trace("mDNS query answered", "from", src.String(), "unicast", unicast)
 	r.send(&msg, ifIndex, to)
+}
+
+// asksForUs reports whether a question names one of our records.
+func (r *responder) asksForUs(qs []dnsmessage.Question) bool {
+	for _, q := range qs {
+		n := q.Name.String()
+		for _, ours := range []dnsmessage.Name{r.enumName, r.svcName, r.instName, r.hostName} {
+			if strings.EqualFold(n, ours.String()) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Close sends the goodbye (TTL 0) and stops.
