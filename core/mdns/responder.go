@@ -52,17 +52,9 @@ type responder struct {
 func startResponder(svc Service, opts Options) (Announcer, error) {
 	r := &responder{svc: svc, log: opts.Logger, joined: map[int]bool{},
 		changed: make(chan struct{}, 1), done: make(chan struct{})}
-	var err error
-	if r.svcName, err = dnsmessage.NewName(ServiceType + ".local."); err != nil {
+	if err := r.setNames(); err != nil {
 		return nil, err
 	}
-	if r.instName, err = dnsmessage.NewName(svc.Instance + "." + ServiceType + ".local."); err != nil {
-		return nil, fmt.Errorf("mdns: instance name %q: %w", svc.Instance, err)
-	}
-	if r.hostName, err = dnsmessage.NewName(svc.Host + ".local."); err != nil {
-		return nil, fmt.Errorf("mdns: host name %q: %w", svc.Host, err)
-	}
-	r.enumName = dnsmessage.MustNewName("_services._dns-sd._udp.local.")
 
 	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
 		var serr error
@@ -104,6 +96,22 @@ func startResponder(svc Service, opts Options) (Announcer, error) {
 }
 
 func (r *responder) Mode() string { return ModeBuiltin }
+
+// setNames builds the DNS names of the service's records.
+func (r *responder) setNames() error {
+	var err error
+	if r.svcName, err = dnsmessage.NewName(ServiceType + ".local."); err != nil {
+		return err
+	}
+	if r.instName, err = dnsmessage.NewName(r.svc.Instance + "." + ServiceType + ".local."); err != nil {
+		return fmt.Errorf("mdns: instance name %q: %w", r.svc.Instance, err)
+	}
+	if r.hostName, err = dnsmessage.NewName(r.svc.Host + ".local."); err != nil {
+		return fmt.Errorf("mdns: host name %q: %w", r.svc.Host, err)
+	}
+	r.enumName = dnsmessage.MustNewName("_services._dns-sd._udp.local.")
+	return nil
+}
 
 // interfaces returns the up, multicast, non-loopback interfaces to
 // announce on, with their IPv4 addresses (only the bound one when bound).
@@ -278,23 +286,53 @@ func (r *responder) serve() {
 // answer replies to one query, if it asks for something this responder
 // owns.
 func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int, last map[string]time.Time) {
-	var p dnsmessage.Parser
-	h, err := p.Start(pkt)
-	if err != nil || h.Response {
-		return
-	}
-	qs, err := p.AllQuestions()
-	if err != nil || !r.asksForUs(qs) {
+	h, qs, ok := parseQuery(pkt)
+	if !ok || !r.asksForUs(qs) {
 		return // most of a LAN's mDNS traffic: not worth an interface lookup
 	}
-	ifs := r.interfaces()
-	ips, ok := ifs[ifIndex]
+	ips, ok := r.interfaces()[ifIndex]
 	if !ok {
 		return // not an interface we announce on
 	}
+	msg, to := r.reply(h, qs, src, ips)
+	if msg == nil {
+		return
+	}
+	if to == groupAddr {
+		key := fmt.Sprint(ifIndex, qs)
+		now := time.Now()
+		if now.Sub(last[key]) < time.Second {
+			return // the same answer went out on this interface within the second
+		}
+		if len(last) > 64 { // a few distinct questions are all a LAN asks
+			clear(last)
+		}
+		last[key] = now
+	}
+	r.log.Trace("mDNS query answered", "from", src.String(), "multicast", to == groupAddr)
+	r.send(msg, ifIndex, to)
+}
+
+// parseQuery reads the header and questions of a query; responses and
+// malformed packets are not ok.
+func parseQuery(pkt []byte) (dnsmessage.Header, []dnsmessage.Question, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(pkt)
+	if err != nil || h.Response {
+		return h, nil, false
+	}
+	qs, err := p.AllQuestions()
+	return h, qs, err == nil
+}
+
+// reply builds the answer to questions qs from src, received on an
+// interface holding ips, and says where it goes: the group, or src for a
+// unicast (QU) or legacy question. nil when nothing asked is ours.
+func (r *responder) reply(h dnsmessage.Header, qs []dnsmessage.Question, src *net.UDPAddr, ips []net.IP) (*dnsmessage.Message, *net.UDPAddr) {
 	ptr, srv, txt, as := r.records(ips, serviceTTL)
 	var answers, extra []dnsmessage.Resource
-	unicast := src.Port != mdnsPort // a legacy one-shot resolver (§6.7)
+	legacy := src.Port != mdnsPort // a one-shot resolver (§6.7)
+	unicast := legacy
 	for _, q := range qs {
 		if uint16(q.Class)&quBit != 0 {
 			unicast = true
@@ -322,35 +360,22 @@ func (r *responder) answer(pkt []byte, src *net.UDPAddr, ifIndex int, last map[s
 		}
 	}
 	if len(answers) == 0 {
-		return
+		return nil, nil
 	}
-	msg := dnsmessage.Message{Header: dnsmessage.Header{Response: true, Authoritative: true},
+	msg := &dnsmessage.Message{Header: dnsmessage.Header{Response: true, Authoritative: true},
 		Answers: answers, Additionals: extra}
-	to := groupAddr
-	if unicast {
-		to = src
-		if src.Port != mdnsPort { // legacy: echo the id and questions
-			msg.Header.ID = h.ID
-			msg.Questions = qs
-			for i := range msg.Answers {
-				msg.Answers[i].Header.Class &^= cacheFlush
-			}
-			msg.Additionals = nil
-		}
-	}
 	if !unicast {
-		key := fmt.Sprint(ifIndex, qs)
-		now := time.Now()
-		if now.Sub(last[key]) < time.Second {
-			return // the same answer went out on this interface within the second
-		}
-		if len(last) > 64 { // a few distinct questions are all a LAN asks
-			clear(last)
-		}
-		last[key] = now
+		return msg, groupAddr
 	}
-	r.log.Trace("mDNS query answered", "from", src.String(), "unicast", unicast)
-	r.send(&msg, ifIndex, to)
+	if legacy { // echo the id and questions; no cache-flush bits (§6.7)
+		msg.Header.ID = h.ID
+		msg.Questions = qs
+		for i := range msg.Answers {
+			msg.Answers[i].Header.Class &^= cacheFlush
+		}
+		msg.Additionals = nil
+	}
+	return msg, src
 }
 
 // asksForUs reports whether a question names one of our records.
