@@ -31,7 +31,7 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	for _, tool := range []string{"ip", "avahi-daemon", "avahi-browse", "dbus-daemon"} {
+	for _, tool := range []string{"ip", "avahi-daemon", "avahi-browse", "dbus-daemon", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			plugintest.Unavailable(t, "%s is not installed (.ci/setup.d/85-avahi.sh)", tool)
 		}
