@@ -37,6 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
 		return runClient(args, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mcp" { // MCP over stdio: mcp.go
+		return runMCP(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
@@ -63,6 +66,8 @@ type serveFlags struct {
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
 	mqtt                                                              *mqttFlags // mqtt.go
+	noMDNS, noMCP, mcpReadOnly                                        bool
+	mdnsName, mdnsMode                                                string
 }
 
 // TokenEnv names the environment variable holding the API token, so that
@@ -90,6 +95,11 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
 	f.mqtt = addMQTTFlags(fs)
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not announce the API by zeroconf/mDNS (_unraid-mgmt-agent._tcp)")
+	fs.StringVar(&f.mdnsName, "mdns-name", "", "mDNS instance name (default: the host name)")
+	fs.StringVar(&f.mdnsMode, "mdns-mode", "auto", "how to announce: auto (avahi-daemon when it runs, else built in), avahi or builtin")
+	fs.BoolVar(&f.noMCP, "no-mcp", false, "do not serve the MCP server on /mcp")
+	fs.BoolVar(&f.mcpReadOnly, "mcp-read-only", true, "MCP: offer only read tools; --mcp-read-only=false adds one tool per collector action")
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -190,6 +200,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 
 	mqttOpts, err := resolveMQTT(f.mqtt, set, cfg.MQTT, bind, port, tlsCert != "", log)
+	mdnsOpts, mcpOpts, err := outputOptions(f, set, cfg, tlsCert != "")
 	if err != nil {
 		return err
 	}
@@ -221,6 +232,8 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
 		MQTT:         mqttOpts,
+		MDNS:         mdnsOpts,
+		MCP:          mcpOpts,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)
@@ -270,6 +283,26 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 			"allowed_hosts", strings.Join(o.AllowedHosts, ","))
 	}
 	return o, nil
+}
+
+// outputOptions resolves the mDNS and MCP settings: flags, then the file.
+func outputOptions(f *serveFlags, set map[string]bool, cfg config.Config, tls bool) (agent.MDNSOptions, agent.MCPOptions, error) {
+	m := agent.MDNSOptions{
+		Enabled: cfg.MDNS.IsEnabled() && !f.noMDNS,
+		Name:    pick(set["mdns-name"], f.mdnsName, cfg.MDNS.Name),
+		Mode:    pick(set["mdns-mode"], f.mdnsMode, cfg.MDNS.Mode),
+		TLS:     tls,
+	}
+	switch m.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return m, agent.MCPOptions{}, fmt.Errorf("--mdns-mode %q: want auto, avahi or builtin", m.Mode)
+	}
+	p := agent.MCPOptions{Enabled: cfg.MCP.IsEnabled() && !f.noMCP, ReadOnly: cfg.MCP.IsReadOnly()}
+	if set["mcp-read-only"] {
+		p.ReadOnly = f.mcpReadOnly
+	}
+	return m, p, nil
 }
 
 // pick returns the flag value if the flag was given, else the file's.

@@ -48,6 +48,10 @@ type Options struct {
 	// DebugRuntime mounts GET /api/v1/debug/runtime (see core/diag).
 	DebugRuntime bool
 	MQTT         MQTTOptions // the MQTT output (mqtt.go); off unless MQTT.Enabled
+	// MDNS and MCP are the zeroconf announcement and the MCP server
+	// (mdns.go, mcp.go).
+	MDNS MDNSOptions
+	MCP  MCPOptions
 }
 
 // Agent is a running towerd.
@@ -89,7 +93,7 @@ func New(opts Options) *Agent {
 	if opts.Guard.Logger == nil {
 		opts.Guard.Logger = a.log.Named("http")
 	}
-	a.guard = httpguard.New(opts.Guard)
+	a.guard = httpguard.New(mcpGuard(opts.Guard, opts.MCP))
 	a.hub = hub.New(a.bus, hub.Options{Logger: a.log.Named("ws"), CheckOrigin: a.guard.CheckOrigin})
 	supOpts := opts.Supervisor
 	supOpts.Dir = opts.PluginsDir
@@ -163,11 +167,13 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- a.server.Serve(ln) }()
 	a.log.Info("listening", "addr", ln.Addr().String())
 	a.startMQTT()
+	stopMDNS := a.startMDNS(ln)
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopMDNS()
 	a.shutdown()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

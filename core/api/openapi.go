@@ -210,7 +210,8 @@ func buildOpenAPI() obj {
 		"openapi": "3.0.3",
 		"info": obj{"title": "towerd REST API", "version": sdk.Version,
 			"description": "Monitoring and control agent for Unraid servers; compatible with the Unraid Management Agent's clients. " +
-				"Monitoring GETs return the bare payload, the same JSON as the WebSocket event's data."},
+				"Monitoring GETs return the bare payload, the same JSON as the WebSocket event's data. " +
+				"Outside this base path: /metrics (Prometheus) and, unless turned off, /mcp (Model Context Protocol, streamable HTTP, JSON-RPC; same token)."},
 		"servers":    []obj{{"url": Prefix}},
 		"paths":      paths,
 		"components": obj{"schemas": comps, "securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer"}}},

@@ -60,9 +60,40 @@ type Config struct {
 	PowerActions bool `json:"power_actions,omitempty"`
 	// MQTT is the MQTT output (mqtt.go); off by default.
 	MQTT MQTT `json:"mqtt,omitzero"`
+	// MDNS is the zeroconf announcement; MCP the MCP server.
+	MDNS MDNS `json:"mdns,omitzero"`
+	MCP  MCP  `json:"mcp,omitzero"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
+
+// MDNS configures the zeroconf (mDNS/DNS-SD) announcement of the API.
+type MDNS struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Name is the instance name shown to browsers (default: host name).
+	Name string `json:"name,omitempty"`
+	// Mode: "auto" (default; avahi-daemon when it runs, else towerd's own
+	// responder), "avahi" or "builtin".
+	Mode string `json:"mode,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MDNS) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// MCP configures the Model Context Protocol server on /mcp.
+type MCP struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// ReadOnly defaults to true: action tools are not listed and refused.
+	ReadOnly *bool `json:"read_only,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MCP) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// IsReadOnly reports the read_only flag, true when unset.
+func (m MCP) IsReadOnly() bool { return m.ReadOnly == nil || *m.ReadOnly }
 
 // Collector is one collector's settings. Zero values mean "default".
 type Collector struct {
@@ -188,6 +219,11 @@ func decode(b []byte, cfg *Config) error {
 	if err := cfg.MQTT.Validate(); err != nil {
 		return err
 	}
+	switch cfg.MDNS.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return fmt.Errorf("mdns.mode %q: want auto, avahi or builtin", cfg.MDNS.Mode)
+	}
 	return cfg.validate()
 }
 
@@ -265,6 +301,8 @@ func (c Config) clone() Config {
 		d := *c.MQTT.Discovery
 		out.MQTT.Discovery = &d
 	}
+	out.MDNS.Enabled = clonePtr(c.MDNS.Enabled)
+	out.MCP.Enabled, out.MCP.ReadOnly = clonePtr(c.MCP.Enabled), clonePtr(c.MCP.ReadOnly)
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
 		if v.Enabled != nil {
@@ -281,6 +319,14 @@ func (c Config) clone() Config {
 		out.Collectors[k] = v
 	}
 	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func encode(cfg Config) ([]byte, error) {
