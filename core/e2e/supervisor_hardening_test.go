@@ -27,8 +27,13 @@ import (
 // enabled=false while the plugin kept publishing.
 func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 	t.Parallel()
-	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo")})
-	a.WaitCollector(t, "echo", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	// A collect of 300 ms (the slow test plugin) is in flight after every
+	// start, which widens the windows in which requests used to interleave.
+	a := coretest.Start(t, coretest.Options{
+		Plugins: coretest.TestPlugins(t, "slow"),
+		Config:  `{"collectors":{"slow":{"options":{"delay_ms":"300"}}}}`,
+	})
+	a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -39,7 +44,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 				if rand.IntN(2) == 0 {
 					verb = "disable"
 				}
-				if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/echo/"+verb, ""); code != http.StatusOK {
+				if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/slow/"+verb, ""); code != http.StatusOK {
 					t.Errorf("%s: %d %s", verb, code, body)
 				}
 			}
@@ -48,20 +53,20 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 	wg.Wait()
 	for _, last := range []string{"", "enable", "disable", "enable"} { // the storm's own end, then each state once more
 		if last != "" {
-			if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/echo/"+last, ""); code != http.StatusOK {
+			if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/slow/"+last, ""); code != http.StatusOK {
 				t.Fatalf("%s: %d %s", last, code, body)
 			}
 		}
-		c := a.Collector(t, "echo")
+		c := a.Collector(t, "slow")
 		if c.Enabled {
-			c = a.WaitCollector(t, "echo", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c = a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
 			if pids := a.PluginProcesses(); len(pids) != 1 || pids[0] != c.PID {
 				t.Errorf("enabled, pid %d, plugin processes %v", c.PID, pids)
 			}
 			before := latestN(t, a)
 			plugintestEventually(t, 10*time.Second, func() bool { return latestN(t, a) != before || before == -1 && latestN(t, a) >= 0 },
 				"enabled collector does not publish")
-			if code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/echo/data", ""); code != http.StatusOK {
+			if code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/slow/data", ""); code != http.StatusOK {
 				t.Errorf("enabled collector has no data: %d", code)
 			}
 		} else {
@@ -76,7 +81,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 
 // latestN is the counter of echo's latest payload, -1 without one.
 func latestN(t *testing.T, a *coretest.Agent) int {
-	code, body := a.Do(t, http.MethodGet, "/api/v1/collectors/echo/data", "")
+	code, body := a.Do(t, http.MethodGet, "/api/v1/collectors/slow/data", "")
 	if code != http.StatusOK {
 		return -1
 	}
