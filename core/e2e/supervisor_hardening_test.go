@@ -322,3 +322,36 @@ func leanBuild(t *testing.T, pkg, tags string) string {
 	}
 	return out
 }
+
+// Issue 13 item 2 through the API: with a frozen (SIGSTOPped) plugin,
+// disable answers within the 2 s grace plus a little, enable starts one
+// new process, and SIGTERM stops towerd within 5 s. Before: disable and
+// SIGTERM hung forever.
+func TestFrozenPluginDisableAndSIGTERMBounded(t *testing.T) {
+	t.Parallel()
+	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo1", "echo2")})
+	c := a.WaitCollector(t, "echo1", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	_ = syscall.Kill(c.PID, syscall.SIGSTOP)
+	start := time.Now()
+	mustOK(t, a, http.MethodPost, "/api/v1/collectors/echo1/disable", "")
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("disable of a frozen plugin took %v", took)
+	}
+	if _, ok := readProc(c.PID); ok {
+		t.Errorf("frozen plugin %d still there after disable", c.PID)
+	}
+	mustOK(t, a, http.MethodPost, "/api/v1/collectors/echo1/enable", "")
+	c = a.WaitCollector(t, "echo1", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	if n := len(a.PluginProcesses()); n != 2 {
+		t.Errorf("%d plugin processes, want 2", n)
+	}
+	e2 := a.WaitCollector(t, "echo2", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	_ = syscall.Kill(c.PID, syscall.SIGSTOP)
+	_ = syscall.Kill(e2.PID, syscall.SIGSTOP)
+	sent := time.Now()
+	if err := syscall.Kill(a.PID(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	plugintestEventually(t, 5*time.Second, a.Exited, "towerd still running 5 s after SIGTERM with frozen plugins")
+	t.Logf("SIGTERM with two frozen plugins: exit after %v", time.Since(sent).Round(time.Millisecond))
+}
