@@ -7,6 +7,7 @@ package bundle
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"sync"
@@ -114,8 +115,9 @@ func (c *Collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 	return c.ActFunc(ctx, c, a)
 }
 
-// ReadSmall reads a file of at most max bytes (a larger one is an error,
-// not a truncation: the sources here are small).
+// ReadSmall reads a file of at most max bytes; a larger one is an error,
+// not a truncation (the sources here are small). It reads to the end
+// rather than trusting the size, which /proc files report as 0.
 func ReadSmall(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -129,13 +131,12 @@ func ReadSmall(path string, max int64) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d this source may have", path, st.Size(), max)
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	b := make([]byte, st.Size())
-	n, err := f.ReadAt(b, 0)
-	if err != nil && n < len(b) {
-		return nil, err
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than the %d bytes this source may have", path, max)
 	}
-	return b[:n], nil
+	return b, nil
 }
