@@ -61,7 +61,7 @@ func (t *tools) run(ctx context.Context, c *bundle.Collector, tool string, args 
 	out.max, errOut.max = maxToolOutput, 8<<10
 	cmd := exec.CommandContext(ctx, path, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+	cmd.Env = append(os.Environ(), "LC_ALL=C") // the core already gives plugins a minimal environment
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	if out.over {
