@@ -32,7 +32,7 @@ func (c *recordingControl) Collector(name string) (CollectorStatus, error) {
 	}
 	return CollectorStatus{}, ErrUnknownCollector
 }
-func (c *recordingControl) SetEnabled(string, bool) error            { return nil }
+func (c *recordingControl) SetEnabled(string, bool) error           { return nil }
 func (c *recordingControl) SetInterval(string, time.Duration) error { return nil }
 func (c *recordingControl) Act(_ context.Context, collector string, a sdk.Action) (string, error) {
 	b, _ := json.Marshal(a.Params)
