@@ -87,22 +87,25 @@ func readPlg(path string) (PluginInfo, bool) {
 	p := PluginInfo{Name: strings.TrimSuffix(filepath.Base(path), ".plg"), File: filepath.Base(path), Enabled: true}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	var pairs []string // &name; → value, for entities that use others
 	for n := 0; sc.Scan() && n < 200; n++ {
 		line := sc.Text()
 		for _, m := range plgEntity.FindAllStringSubmatch(line, -1) {
+			v := strings.NewReplacer(pairs...).Replace(m[2])
+			pairs = append(pairs, "&"+m[1]+";", v)
 			switch strings.ToLower(m[1]) {
 			case "name":
-				p.Name = m[2]
+				p.Name = v
 			case "version":
-				p.Version = m[2]
+				p.Version = v
 			case "author":
-				p.Author = m[2]
+				p.Author = v
 			case "pluginurl":
-				p.URL = m[2]
-			case "support":
-				p.SupportURL = m[2]
+				p.URL = v
+			case "support", "supporturl":
+				p.SupportURL = v
 			case "icon":
-				p.Icon = m[2]
+				p.Icon = v
 			}
 		}
 		if strings.Contains(line, "]>") {

@@ -88,6 +88,7 @@ func (s *scripts) collect(_ context.Context, c *collector) (any, error) {
 		}
 		p := dir + "/" + e.Name() + "/script"
 		st, err := os.Stat(p)
+		hostPath := "/" + userScriptsDir + "/" + e.Name() + "/script" // as the host sees it
 		if err != nil || !st.Mode().IsRegular() {
 			continue
 		}
@@ -95,8 +96,8 @@ func (s *scripts) collect(_ context.Context, c *collector) (any, error) {
 		out = append(out, UserScript{
 			Name:         e.Name(),
 			Description:  strings.TrimSpace(string(desc)),
-			Path:         p,
-			ScriptPath:   p,
+			Path:         hostPath,
+			ScriptPath:   hostPath,
 			Executable:   st.Mode().Perm()&0o400 != 0,
 			LastModified: rfc3339(st.ModTime()),
 			Running:      s.running[e.Name()],

@@ -16,7 +16,7 @@ func TestUserScriptsList(t *testing.T) {
 	var got []UserScript
 	collectInto(t, c, &got)
 	if len(got) != 2 || got[0].Name != "backup_appdata" || got[0].Description != "Copies appdata to the backup share" ||
-		!strings.HasSuffix(got[0].ScriptPath, "/user.scripts/scripts/backup_appdata/script") || got[0].ScriptPath != got[0].Path {
+		got[0].ScriptPath != "/boot/config/plugins/user.scripts/scripts/backup_appdata/script" || got[0].ScriptPath != got[0].Path {
 		t.Fatalf("scripts = %+v", got)
 	}
 	// No plugin: an empty list.

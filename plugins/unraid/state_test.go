@@ -80,7 +80,8 @@ func TestFlashRegistrationUpdates(t *testing.T) {
 	var pl PluginList
 	collectInto(t, configured(t, newPlugins(), root, nil), &pl)
 	if pl.TotalPlugins != 2 || pl.PluginsWithUpdates != 1 || pl.Plugins[1].Name != "unassigned.devices" ||
-		!pl.Plugins[1].UpdateAvailable || pl.Plugins[1].LatestVersion != "2025.11.20" || pl.Plugins[0].Author != "Squidly271" {
+		!pl.Plugins[1].UpdateAvailable || pl.Plugins[1].LatestVersion != "2025.11.20" || pl.Plugins[0].Author != "Squidly271" ||
+		pl.Plugins[0].URL != "https://raw.githubusercontent.com/Squidly271/community.applications/master/plugins/community.applications.plg" {
 		t.Errorf("plugins = %+v", pl)
 	}
 	var os OSUpdate
