@@ -60,6 +60,8 @@ type Agent struct {
 	server *http.Server
 	guard  *httpguard.Guard
 
+	ops keyedMutex // serializes enable/disable per collector
+
 	mu        sync.Mutex
 	installed map[string]bool
 	disabled  map[string]bool          // flag overrides still in force
@@ -91,6 +93,7 @@ func New(opts Options) *Agent {
 	supOpts.Dir = opts.PluginsDir
 	supOpts.Logger = a.log.Named("plugin")
 	supOpts.OnReady = a.pluginReady
+	supOpts.Want = func(name string) (sdk.Config, bool) { return a.pluginConfig(name), a.enabled(name) }
 	supOpts.ReservedTopics = map[string]string{}
 	for _, e := range catalog.Builtins {
 		supOpts.ReservedTopics[e.Topic] = e.Name
@@ -129,11 +132,15 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		a.log.Error("no plugins will run", "error", err)
 	}
+	if killed := supervisor.KillLeftovers(a.opts.PluginsDir); len(killed) > 0 {
+		a.log.Warn("killed plugin processes left behind by an earlier towerd", "pids", killed)
+	}
 	a.mu.Lock()
 	for _, n := range names {
 		a.installed[n] = true
 	}
 	a.mu.Unlock()
+	a.sup.Register(names)
 	a.log.Info("plugins found", "dir", a.opts.PluginsDir, "plugins", names)
 	for _, n := range names {
 		if a.enabled(n) {
@@ -202,8 +209,12 @@ func (a *Agent) collect(ctx context.Context, name string) {
 	a.bus.Publish(topic, payload)
 }
 
-// pluginReady schedules a plugin that has (re)started and collects at once.
+// pluginReady schedules a collector whose plugin has (re)started, or
+// that was enabled in a running plugin, and collects at once.
 func (a *Agent) pluginReady(name string, info sdk.Info) {
+	if !a.enabled(name) {
+		return // disabled while its plugin was starting
+	}
 	interval := a.interval(name, info)
 	a.sched.Start(name, interval, a.timeout(name, interval))
 	a.sched.Trigger(name)
@@ -249,18 +260,52 @@ func (a *Agent) pluginConfig(name string) sdk.Config {
 }
 
 // known reports whether name is a built-in, an installed plugin or a
-// configured collector.
+// collector an installed plugin described.
 func (a *Agent) known(name string) bool {
 	if _, ok := catalog.Lookup(name); ok {
 		return true
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.installed[name]
+	return a.installedCollector(name)
 }
 
-// Collectors implements api.Control: built-ins first, then third-party
-// plugins by name.
+// installedCollector reports whether an installed plugin serves name: a
+// plugin file of that name (not yet described, or a single-collector
+// plugin) or a collector of an installed bundle.
+func (a *Agent) installedCollector(name string) bool {
+	for _, n := range a.collectorNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// collectorNames lists the collectors of the installed plugins: each
+// bundle's collectors once it has described them, else the file name.
+func (a *Agent) collectorNames() []string {
+	a.mu.Lock()
+	files := make([]string, 0, len(a.installed))
+	for n := range a.installed {
+		files = append(files, n)
+	}
+	a.mu.Unlock()
+	var out []string
+	for _, f := range files {
+		infos, ok := a.sup.Described(f)
+		if !ok {
+			out = append(out, f)
+			continue
+		}
+		for _, i := range infos {
+			out = append(out, i.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Collectors implements api.Control: built-ins first, then the other
+// collectors (third-party plugins, bundles' collectors) by name.
 func (a *Agent) Collectors() []api.CollectorStatus {
 	var out []api.CollectorStatus
 	seen := map[string]bool{}
@@ -268,17 +313,11 @@ func (a *Agent) Collectors() []api.CollectorStatus {
 		out = append(out, a.view(e.Name))
 		seen[e.Name] = true
 	}
-	a.mu.Lock()
-	var extra []string
-	for n := range a.installed {
+	for _, n := range a.collectorNames() {
 		if !seen[n] {
-			extra = append(extra, n)
+			seen[n] = true
+			out = append(out, a.view(n))
 		}
-	}
-	a.mu.Unlock()
-	sort.Strings(extra)
-	for _, n := range extra {
-		out = append(out, a.view(n))
 	}
 	return out
 }
@@ -294,9 +333,7 @@ func (a *Agent) Collector(name string) (api.CollectorStatus, error) {
 func (a *Agent) view(name string) api.CollectorStatus {
 	entry, builtin := catalog.Lookup(name)
 	st, started := a.sup.Status(name)
-	a.mu.Lock()
-	installed := a.installed[name]
-	a.mu.Unlock()
+	installed := a.installedCollector(name)
 	enabled := a.enabled(name)
 	v := api.CollectorStatus{
 		Name: name, Enabled: enabled, Required: entry.Required, Builtin: builtin, Installed: installed,
@@ -329,8 +366,11 @@ func (a *Agent) view(name string) api.CollectorStatus {
 }
 
 // SetEnabled implements api.Control; the change is persisted first, then
-// applied.
+// applied. Requests for one collector are applied one at a time, in the
+// order they are accepted, so the final state is the last request's.
 func (a *Agent) SetEnabled(name string, enabled bool) error {
+	unlock := a.ops.lock(name)
+	defer unlock()
 	if !a.known(name) {
 		return fmt.Errorf("%w %q", api.ErrUnknownCollector, name)
 	}
@@ -342,8 +382,8 @@ func (a *Agent) SetEnabled(name string, enabled bool) error {
 	}
 	a.mu.Lock()
 	delete(a.disabled, name)
-	installed := a.installed[name]
 	a.mu.Unlock()
+	installed := a.installedCollector(name)
 	if enabled {
 		if !installed {
 			return nil // remembered; starts once the plugin is installed
@@ -397,11 +437,47 @@ func (a *Agent) Act(ctx context.Context, collector string, act sdk.Action) (stri
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	msg, err := a.sup.Act(ctx, collector, act)
-	if errors.Is(err, supervisor.ErrNotRunning) {
-		err = fmt.Errorf("%s: %w", collector, api.ErrCollectorDown)
+	switch {
+	case errors.Is(err, supervisor.ErrRestarting):
+		return "", downError(collector + " is restarting; try again in a few seconds")
+	case errors.Is(err, supervisor.ErrNotRunning):
+		return "", downError(collector + " is not running; try again in a few seconds")
+	case err != nil:
+		return "", err
 	}
-	if err == nil && msg == "" {
+	// The action changed something: collect now, so clients see the new
+	// state within about a second instead of at the next tick.
+	a.sched.Trigger(collector)
+	if msg == "" {
 		msg = act.Name + " " + act.Target + ": done"
 	}
-	return msg, err
+	return msg, nil
+}
+
+// downError is a plain message for a collector that cannot act right now;
+// the API answers it with 503.
+type downError string
+
+func (e downError) Error() string { return string(e) }
+func (e downError) Unwrap() error { return api.ErrCollectorDown }
+
+// keyedMutex is one mutex per key, created on first use.
+type keyedMutex struct {
+	mu sync.Mutex
+	m  map[string]*sync.Mutex
+}
+
+func (k *keyedMutex) lock(key string) (unlock func()) {
+	k.mu.Lock()
+	if k.m == nil {
+		k.m = map[string]*sync.Mutex{}
+	}
+	l := k.m[key]
+	if l == nil {
+		l = &sync.Mutex{}
+		k.m[key] = l
+	}
+	k.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }

@@ -30,8 +30,12 @@ const (
 // Contract tunes Check.
 type Contract struct {
 	// Config is passed to Configure before the first Collect, as towerd
-	// does after every start.
+	// does after every start. For a bundle it goes to every collector
+	// (with Collector set to the collector's name) unless Configs has one
+	// for it.
 	Config sdk.Config
+	// Configs are per-collector configs for a bundle, by collector name.
+	Configs map[string]sdk.Config
 	// Env is extra environment for the plugin process (KEY=VALUE).
 	Env []string
 	// Collects is how many times Collect is called, in a row, each payload
@@ -46,7 +50,12 @@ type Contract struct {
 // Result is what Check saw.
 type Result struct {
 	Info     sdk.Info
-	Payloads [][]byte // one per Collect, in order
+	Payloads [][]byte // one per Collect, in order (a bundle: its first collector's)
+	// Collectors is every collector the plugin serves (one for a
+	// single-collector plugin, equal to Info) and PayloadsOf their
+	// payloads by collector name.
+	Collectors []sdk.Info
+	PayloadsOf map[string][][]byte
 	// Plugin is still running (stopped when the test ends) for further
 	// calls such as Act.
 	Plugin *Plugin
@@ -60,12 +69,16 @@ type Result struct {
 //     serving;
 //   - it completes go-plugin's handshake (protocol version sdk.ProtocolVersion,
 //     gRPC) and answers the grpc.health.v1 health check for "plugin";
-//   - Describe: CheckInfo, with the file name of path;
-//   - Configure with c.Config succeeds;
-//   - Collect, c.Collects times: the topic equals Describe's, the payload
-//     is at most MaxPayload bytes and passes CheckPayload;
-//   - Act with an action it did not declare fails with sdk.ErrUnsupported
-//     (gRPC code Unimplemented);
+//   - Describe: CheckInfo, with the file name of path; a bundle (several
+//     collectors in one process) is named like the file, and each of its
+//     collectors passes CheckInfo under its own name, with names and topics
+//     unique;
+//   - for each collector: Configure with c.Config succeeds;
+//   - for each collector: Collect, c.Collects times: the topic equals
+//     Describe's, the payload is at most MaxPayload bytes and passes
+//     CheckPayload;
+//   - for each collector: Act with an action it did not declare fails with
+//     sdk.ErrUnsupported (gRPC code Unimplemented);
 //   - asked to stop, it exits within ShutdownGrace (checked at the end of
 //     the test, after the caller's own calls on Result.Plugin).
 func Check(t testing.TB, path string, c Contract) *Result {
@@ -98,55 +111,94 @@ func Check(t testing.TB, path string, c Contract) *Result {
 	}
 
 	cx, cancel := ctx()
-	info, err := p.Describe(cx)
+	b, err := p.DescribeBundle(cx)
 	cancel()
 	if err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	if err := CheckInfo(info, filepath.Base(path)); err != nil {
+	file := filepath.Base(path)
+	bundled := len(b.Collectors) != 1 || b.Collectors[0].Name != b.Name
+	if err := checkBundle(b, file, bundled); err != nil {
 		t.Fatalf("Describe: %v", err)
 	}
-	res := &Result{Info: info, Plugin: p}
-
-	cx, cancel = ctx()
-	err = p.Configure(cx, c.Config)
-	cancel()
-	if err != nil {
-		t.Fatalf("Configure(%+v): %v", c.Config, err)
-	}
-
-	for i := 1; i <= c.Collects; i++ {
+	res := &Result{Info: b.Collectors[0], Plugin: p, Collectors: b.Collectors, PayloadsOf: map[string][][]byte{}}
+	for _, info := range b.Collectors {
+		wire, what := "", ""
+		if bundled {
+			wire, what = info.Name, " of collector "+info.Name
+		}
+		cfg := c.Config
+		if cc, ok := c.Configs[info.Name]; ok {
+			cfg = cc
+		}
+		cfg.Collector = wire
 		cx, cancel = ctx()
-		start := time.Now()
-		topic, payload, err := p.Collect(cx, "")
-		took := time.Since(start)
-		if dl, ok := cx.Deadline(); err != nil && (cx.Err() == context.DeadlineExceeded || ok && time.Until(dl) < 100*time.Millisecond) {
-			// Either end of the stream may report the overrun first (a
-			// deadline error here, a reset from the plugin); name it alike.
-			err = fmt.Errorf("%w: Collect did not return within %v", context.DeadlineExceeded, c.Timeout)
-		}
+		err = p.Configure(cx, cfg)
 		cancel()
-		switch {
-		case err != nil:
-			t.Fatalf("Collect %d: %v (after %v)", i, err, took.Round(time.Millisecond))
-		case topic != info.Topic:
-			t.Fatalf("Collect %d returned topic %q, Describe said %q", i, topic, info.Topic)
-		case len(payload) > MaxPayload:
-			t.Fatalf("Collect %d: payload of %d bytes exceeds towerd's limit of %d", i, len(payload), MaxPayload)
+		if err != nil {
+			t.Fatalf("Configure%s(%+v): %v", what, cfg, err)
 		}
-		if err := CheckPayload(payload); err != nil {
-			t.Fatalf("Collect %d: payload breaks the contract: %v\n%s", i, err, truncate(payload, 2048))
-		}
-		res.Payloads = append(res.Payloads, payload)
-	}
 
-	cx, cancel = ctx()
-	_, err = p.Act(cx, sdk.Action{Name: "no-such-action-plugintest"})
-	cancel()
-	if !errors.Is(err, sdk.ErrUnsupported) {
-		t.Fatalf("Act with an undeclared action returned %v, want an error with gRPC code Unimplemented (sdk.ErrUnsupported)", err)
+		for i := 1; i <= c.Collects; i++ {
+			cx, cancel = ctx()
+			start := time.Now()
+			topic, payload, err := p.Collect(cx, wire)
+			took := time.Since(start)
+			if dl, ok := cx.Deadline(); err != nil && (cx.Err() == context.DeadlineExceeded || ok && time.Until(dl) < 100*time.Millisecond) {
+				// Either end of the stream may report the overrun first (a
+				// deadline error here, a reset from the plugin); name it alike.
+				err = fmt.Errorf("%w: Collect did not return within %v", context.DeadlineExceeded, c.Timeout)
+			}
+			cancel()
+			switch {
+			case err != nil:
+				t.Fatalf("Collect%s %d: %v (after %v)", what, i, err, took.Round(time.Millisecond))
+			case topic != info.Topic:
+				t.Fatalf("Collect%s %d returned topic %q, Describe said %q", what, i, topic, info.Topic)
+			case len(payload) > MaxPayload:
+				t.Fatalf("Collect%s %d: payload of %d bytes exceeds towerd's limit of %d", what, i, len(payload), MaxPayload)
+			}
+			if err := CheckPayload(payload); err != nil {
+				t.Fatalf("Collect%s %d: payload breaks the contract: %v\n%s", what, i, err, truncate(payload, 2048))
+			}
+			res.PayloadsOf[info.Name] = append(res.PayloadsOf[info.Name], payload)
+		}
+
+		cx, cancel = ctx()
+		_, err = p.Act(cx, sdk.Action{Collector: wire, Name: "no-such-action-plugintest"})
+		cancel()
+		if !errors.Is(err, sdk.ErrUnsupported) {
+			t.Fatalf("Act%s with an undeclared action returned %v, want an error with gRPC code Unimplemented (sdk.ErrUnsupported)", what, err)
+		}
 	}
+	res.Payloads = res.PayloadsOf[res.Info.Name]
 	return res
+}
+
+// checkBundle checks a Describe answer: a single collector with CheckInfo,
+// or a bundle named like the file whose collectors each pass CheckInfo
+// under their own names, with names and topics unique.
+func checkBundle(b sdk.Bundle, file string, bundled bool) error {
+	if len(b.Collectors) == 0 {
+		return errors.New("plugin describes no collector")
+	}
+	if !bundled {
+		return CheckInfo(b.Collectors[0], file)
+	}
+	if b.Name != file {
+		return fmt.Errorf("bundle calls itself %q but its file is named %q; towerd refuses it unless the names match", b.Name, file)
+	}
+	names, topics := map[string]bool{}, map[string]bool{}
+	for _, info := range b.Collectors {
+		if err := CheckInfo(info, info.Name); err != nil {
+			return fmt.Errorf("collector %q: %w", info.Name, err)
+		}
+		if names[info.Name] || topics[info.Topic] {
+			return fmt.Errorf("collector %q or its topic %q is described twice", info.Name, info.Topic)
+		}
+		names[info.Name], topics[info.Topic] = true, true
+	}
+	return nil
 }
 
 // CheckInfo checks what a plugin says of itself in Describe: the rules

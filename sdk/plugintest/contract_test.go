@@ -69,6 +69,7 @@ func TestCheck(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, want string }{
 		{"echo", ""},
+		{"bundle", ""},
 		{"badjson", "Collect 1: payload breaks the contract: not valid JSON"},
 		{"exit", "handshake:"},
 		{"junk", "magic cookie: run without TOWERD_PLUGIN set, the plugin exited with status 0"},
@@ -86,6 +87,25 @@ func TestCheck(t *testing.T) {
 				t.Errorf("Check(%s) failure %q, want %q", tc.name, got, tc.want)
 			}
 		})
+	}
+}
+
+// Check puts every collector of a bundle through the contract and
+// returns each one's payloads.
+func TestCheckBundle(t *testing.T) {
+	t.Parallel()
+	res := Check(t, testPlugin(t, "bundle"), Contract{Collects: 3})
+	if len(res.Collectors) != 2 || res.Info.Name != "bundle_one" || len(res.Payloads) != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	for _, c := range res.Collectors {
+		if len(res.PayloadsOf[c.Name]) != 3 || c.Topic != c.Name+"_update" {
+			t.Errorf("collector %+v: %d payloads", c, len(res.PayloadsOf[c.Name]))
+		}
+	}
+	single := Check(t, testPlugin(t, "echo"), Contract{})
+	if len(single.Collectors) != 1 || single.Collectors[0].Name != "echo" || len(single.PayloadsOf["echo"]) != 2 {
+		t.Errorf("single-collector result %+v", single)
 	}
 }
 

@@ -18,6 +18,13 @@
 //	oldproto  well-behaved, but speaks plugin protocol version sdk.ProtocolVersion-1
 //	sametopic well-behaved, topic "sametopic_update" whatever the digits
 //	systopic  well-behaved, but claims the built-in topic "system_update"
+//	slowconf  well-behaved, but Configure takes option conf_delay_ms
+//	bundle    a bundle of two well-behaved collectors, NAME_one and NAME_two
+//	dupbundle a bundle whose first collector is called "echo"
+//
+// Every mode's Act with the target "sleep" creates the file named like the
+// executable plus ".acting", then takes option act_delay_ms (default 3000)
+// before it answers.
 //
 // If a file named like the executable plus ".starts" exists, every start
 // appends its time (Unix nanoseconds) to it, so tests can count starts.
@@ -62,6 +69,9 @@ func (c *testCollector) Describe() sdk.Info {
 
 func (c *testCollector) Configure(_ context.Context, cfg sdk.Config) error {
 	c.opts = cfg.Options
+	if c.mode == "slowconf" {
+		time.Sleep(time.Duration(c.opt("conf_delay_ms", 0)) * time.Millisecond)
+	}
 	return nil
 }
 
@@ -98,7 +108,15 @@ func (c *testCollector) Collect(ctx context.Context) (any, error) {
 	return map[string]any{"n": c.n, "mode": c.mode, "timestamp": time.Now()}, nil
 }
 
-func (c *testCollector) Act(_ context.Context, a sdk.Action) (string, error) {
+func (c *testCollector) Act(ctx context.Context, a sdk.Action) (string, error) {
+	if a.Target == "sleep" {
+		_ = os.WriteFile(os.Args[0]+".acting", nil, 0o600) // tells a test the call is in flight
+		select {
+		case <-time.After(time.Duration(c.opt("act_delay_ms", 3000)) * time.Millisecond):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	if a.Target == "missing" {
 		return "", fmt.Errorf("target %q: %w", a.Target, sdk.ErrNotFound)
 	}
@@ -128,6 +146,13 @@ func main() {
 		return
 	case "badjson":
 		serveBadJSON(c)
+		return
+	case "bundle", "dupbundle":
+		one := &testCollector{name: name + "_one", mode: "echo"}
+		if mode == "dupbundle" {
+			one.name = "echo"
+		}
+		sdk.Serve(one, &testCollector{name: name + "_two", mode: "echo"})
 		return
 	case "newproto", "oldproto":
 		hs := sdk.Handshake
