@@ -77,7 +77,7 @@ func TestUnraidBundles(t *testing.T) {
 
 	// Every GET answers 200 JSON of the right kind once collected.
 	lists := map[string]int{"/user-scripts": 2, "/zfs/pools": 2, "/zfs/datasets": 7, "/zfs/snapshots": 4,
-		"/notifications/unread": 3, "/notifications/archive": 2, "/unassigned/remote-shares": 2}
+		"/notifications/unread": 3, "/notifications/archive": 2, "/unassigned/remote-shares": 2, "/unassigned/devices": 2}
 	objects := map[string]string{
 		"/notifications": `"total_count":5`, "/notifications/overview": `"unread":{"info":1,"warning":1,"alert":1,"total":3}`,
 		"/array/parity-check/history": `"status":"Canceled"`, "/array/parity-check/schedule": `"check_cron":"30 1 1 * *"`,

@@ -63,7 +63,7 @@ func newUserScripts() *collector {
 		Description:     "scripts of the User Scripts plugin; execute one in the background with a timeout",
 		DefaultInterval: 60 * time.Second,
 		Actions:         []string{"execute"},
-	}, map[string]string{"timeout": "1h", "wait_timeout": "60s", "shell": "/bin/bash"})
+	}, map[string]string{"timeout": "1h", "wait_timeout": "50s", "shell": "/bin/bash"})
 	c.CollectFunc = s.collect
 	c.ActFunc = s.act
 	return c
@@ -173,7 +173,7 @@ func (s *scripts) act(ctx context.Context, c *collector, a sdk.Action) (string, 
 	if !wait {
 		return result(ExecResult{Message: "Script " + a.Target + " started in background"}), nil
 	}
-	wt := time.NewTimer(c.OptDuration("wait_timeout", time.Minute))
+	wt := time.NewTimer(c.OptDuration("wait_timeout", 50*time.Second))
 	defer wt.Stop()
 	select {
 	case err := <-finished:

@@ -164,8 +164,19 @@ func TestUnassigned(t *testing.T) {
 	c := configured(t, newUnassigned(), root, nil)
 	var got Unassigned
 	collectInto(t, c, &got)
-	if len(got.Devices) != 0 || len(got.RemoteShares) != 2 {
+	if len(got.Devices) != 2 || len(got.RemoteShares) != 2 {
 		t.Fatalf("unassigned = %+v", got)
+	}
+	sdh, sdi := got.Devices[0], got.Devices[1]
+	if sdh.Device != "sdh" || sdh.SizeBytes != 3907029168*512 || !sdh.Mounted || sdh.Status != "mounted" || sdh.Filesystem != "xfs" ||
+		sdh.Model != "WDC WD20EZBX-00A" || sdh.SerialNumber != "WD-WX12D1234567" || len(sdh.Partitions) != 1 {
+		t.Errorf("sdh = %+v", sdh)
+	} else if p := sdh.Partitions[0]; p.Label != "WD_Backup" || p.MountPoint != "/mnt/disks/WD_Backup" || p.UsedBytes == nil || p.Status != "mounted" {
+		t.Errorf("sdh1 = %+v", p)
+	}
+	if sdi.Device != "sdi" || sdi.Mounted || sdi.Status != "unmounted" || len(sdi.Partitions) != 2 || sdi.Partitions[1].Filesystem != "btrfs" ||
+		sdi.Partitions[1].Label != "scratch" || sdi.Partitions[0].Filesystem != "" || sdi.SerialNumber != "S6PXNM0T123456B" {
+		t.Errorf("sdi = %+v", sdi)
 	}
 	smb, nfs := got.RemoteShares[0], got.RemoteShares[1]
 	if smb.Source != "//NAS/backups" || smb.Status != "mounted" || smb.MountPoint != "/mnt/remotes/NAS_backups" || !smb.AutoMount ||

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,12 +39,11 @@ type RemoteShare struct {
 	NFSExport    string   `json:"nfs_export,omitempty"`
 }
 
-// Unassigned is the payload of unassigned_devices_update. Devices stay
-// an empty list for now: their discovery needs lsblk (see README).
+// Unassigned is the payload of unassigned_devices_update.
 type Unassigned struct {
-	Devices      []struct{}    `json:"devices"`
-	RemoteShares []RemoteShare `json:"remote_shares"`
-	Timestamp    time.Time     `json:"timestamp"`
+	Devices      []UnassignedDevice `json:"devices"`
+	RemoteShares []RemoteShare      `json:"remote_shares"`
+	Timestamp    time.Time          `json:"timestamp"`
 }
 
 func newUnassigned() *collector {
@@ -63,10 +60,12 @@ func newUnassigned() *collector {
 }
 
 func collectUnassigned(_ context.Context, c *collector) (any, error) {
-	out := Unassigned{Devices: []struct{}{}, RemoteShares: []RemoteShare{}, Timestamp: time.Now()}
+	out := Unassigned{Devices: []UnassignedDevice{}, RemoteShares: []RemoteShare{}, Timestamp: time.Now()}
 	if _, err := os.Stat(c.Path(udConfigDir)); err != nil {
 		return out, nil // the plugin is not installed
 	}
+	mounts, rows := readMounts(c)
+	out.Devices = unassignedDevices(c, mounts)
 	cfg, err := readIni(c, udConfigDir+"/samba_mount.cfg")
 	if err != nil {
 		return nil, err
@@ -84,14 +83,8 @@ func collectUnassigned(_ context.Context, c *collector) (any, error) {
 		r.MountPoint = remoteMountPoint(r, s.String("mountpoint"))
 		shares = append(shares, r)
 	}
-	mounts, _ := readSmall(c.Path("proc/mounts"), 4<<20)
-	sc := bufio.NewScanner(bytes.NewReader(mounts))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 4 {
-			continue
-		}
-		src, mp, fstype := unoctal(f[0]), unoctal(f[1]), f[2]
+	for _, f := range rows {
+		src, mp, fstype := f[0], f[1], f[2]
 		var typ string
 		switch {
 		case strings.HasPrefix(mp, "/mnt/rootshare/"):
