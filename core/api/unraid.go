@@ -135,26 +135,22 @@ func unraidOperations() []operation {
 
 func (s *Server) serveView(v view) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		payload := []byte(v.fallback)
-		if ev, ok := s.bus.Latest(v.topic); ok {
-			payload = ev.Data
-		} else if v.shape != nil && v.fallback == "" {
+		ev, ok := s.bus.Latest(v.topic)
+		switch {
+		case !ok && v.fallback == "": // an item route: nothing to look in yet
 			writeError(w, http.StatusNotFound, "collector "+v.collector+" has not produced data yet")
-			return
-		} else {
-			writeRaw(w, http.StatusOK, payload)
-			return
+		case !ok:
+			writeRaw(w, http.StatusOK, []byte(v.fallback))
+		case v.shape == nil:
+			writeRaw(w, http.StatusOK, ev.Data)
+		default:
+			code, body := v.shape(ev.Data, r)
+			if msg, isMsg := body.(string); isMsg && code != http.StatusOK {
+				writeError(w, code, msg)
+				return
+			}
+			writeJSON(w, code, body)
 		}
-		if v.shape == nil {
-			writeRaw(w, http.StatusOK, payload)
-			return
-		}
-		code, body := v.shape(payload, r)
-		if msg, ok := body.(string); ok && code != http.StatusOK {
-			writeError(w, code, msg)
-			return
-		}
-		writeJSON(w, code, body)
 	}
 }
 
