@@ -16,8 +16,10 @@ import (
 // each configured, collected and acted on by name over gRPC.
 func TestBundleProcess(t *testing.T) {
 	bin := plugintest.Build(t, ".")
-	if err := plugintest.CheckCookie(bin, 10*time.Second); err != nil {
-		t.Fatal(err)
+	// towerd's own contract checks, for every collector of the bundle.
+	res := plugintest.Check(t, bin, plugintest.Contract{Config: sdk.Config{Root: unraidtest.FixtureRoot(t)}})
+	if len(res.PayloadsOf) != 13 {
+		t.Fatalf("Check collected %d collectors, want 13", len(res.PayloadsOf))
 	}
 	p := plugintest.Start(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -162,6 +162,10 @@ func TestToolMisbehaves(t *testing.T) {
 
 func TestBundleProcess(t *testing.T) {
 	bin := plugintest.Build(t, ".")
+	res := plugintest.Check(t, bin, plugintest.Contract{Config: sdk.Config{Root: unraidtest.FixtureRoot(t)}})
+	if len(res.PayloadsOf) != 4 {
+		t.Fatalf("Check collected %d collectors, want 4", len(res.PayloadsOf))
+	}
 	p := plugintest.Start(t, bin)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
