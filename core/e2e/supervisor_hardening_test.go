@@ -27,8 +27,13 @@ import (
 // enabled=false while the plugin kept publishing.
 func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 	t.Parallel()
-	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo")})
-	a.WaitCollector(t, "echo", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	// A collect of 300 ms (the slow test plugin) is in flight after every
+	// start, which widens the windows in which requests used to interleave.
+	a := coretest.Start(t, coretest.Options{
+		Plugins: coretest.TestPlugins(t, "slow"),
+		Config:  `{"collectors":{"slow":{"options":{"delay_ms":"300"}}}}`,
+	})
+	a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -39,7 +44,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 				if rand.IntN(2) == 0 {
 					verb = "disable"
 				}
-				if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/echo/"+verb, ""); code != http.StatusOK {
+				if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/slow/"+verb, ""); code != http.StatusOK {
 					t.Errorf("%s: %d %s", verb, code, body)
 				}
 			}
@@ -48,20 +53,20 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 	wg.Wait()
 	for _, last := range []string{"", "enable", "disable", "enable"} { // the storm's own end, then each state once more
 		if last != "" {
-			if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/echo/"+last, ""); code != http.StatusOK {
+			if code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/slow/"+last, ""); code != http.StatusOK {
 				t.Fatalf("%s: %d %s", last, code, body)
 			}
 		}
-		c := a.Collector(t, "echo")
+		c := a.Collector(t, "slow")
 		if c.Enabled {
-			c = a.WaitCollector(t, "echo", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c = a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
 			if pids := a.PluginProcesses(); len(pids) != 1 || pids[0] != c.PID {
 				t.Errorf("enabled, pid %d, plugin processes %v", c.PID, pids)
 			}
 			before := latestN(t, a)
 			plugintestEventually(t, 10*time.Second, func() bool { return latestN(t, a) != before || before == -1 && latestN(t, a) >= 0 },
 				"enabled collector does not publish")
-			if code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/echo/data", ""); code != http.StatusOK {
+			if code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/slow/data", ""); code != http.StatusOK {
 				t.Errorf("enabled collector has no data: %d", code)
 			}
 		} else {
@@ -76,7 +81,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 
 // latestN is the counter of echo's latest payload, -1 without one.
 func latestN(t *testing.T, a *coretest.Agent) int {
-	code, body := a.Do(t, http.MethodGet, "/api/v1/collectors/echo/data", "")
+	code, body := a.Do(t, http.MethodGet, "/api/v1/collectors/slow/data", "")
 	if code != http.StatusOK {
 		return -1
 	}
@@ -316,4 +321,37 @@ func leanBuild(t *testing.T, pkg, tags string) string {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
 	}
 	return out
+}
+
+// Issue 13 item 2 through the API: with a frozen (SIGSTOPped) plugin,
+// disable answers within the 2 s grace plus a little, enable starts one
+// new process, and SIGTERM stops towerd within 5 s. Before: disable and
+// SIGTERM hung forever.
+func TestFrozenPluginDisableAndSIGTERMBounded(t *testing.T) {
+	t.Parallel()
+	a := coretest.Start(t, coretest.Options{Plugins: coretest.TestPlugins(t, "echo1", "echo2")})
+	c := a.WaitCollector(t, "echo1", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	_ = syscall.Kill(c.PID, syscall.SIGSTOP)
+	start := time.Now()
+	mustOK(t, a, http.MethodPost, "/api/v1/collectors/echo1/disable", "")
+	if took := time.Since(start); took > 3500*time.Millisecond {
+		t.Errorf("disable of a frozen plugin took %v", took)
+	}
+	if _, ok := readProc(c.PID); ok {
+		t.Errorf("frozen plugin %d still there after disable", c.PID)
+	}
+	mustOK(t, a, http.MethodPost, "/api/v1/collectors/echo1/enable", "")
+	c = a.WaitCollector(t, "echo1", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	if n := len(a.PluginProcesses()); n != 2 {
+		t.Errorf("%d plugin processes, want 2", n)
+	}
+	e2 := a.WaitCollector(t, "echo2", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	_ = syscall.Kill(c.PID, syscall.SIGSTOP)
+	_ = syscall.Kill(e2.PID, syscall.SIGSTOP)
+	sent := time.Now()
+	if err := syscall.Kill(a.PID(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	plugintestEventually(t, 5*time.Second, a.Exited, "towerd still running 5 s after SIGTERM with frozen plugins")
+	t.Logf("SIGTERM with two frozen plugins: exit after %v", time.Since(sent).Round(time.Millisecond))
 }

@@ -162,10 +162,10 @@ func TestFrozenPluginStopIsBounded(t *testing.T) {
 	}
 	stopped := make(chan struct{})
 	go func() { s.Stop("echo"); close(stopped) }()
-	plugintest.Eventually(t, 5*time.Second, func() bool {
-		st, _ := s.Status("echo")
-		return st.State != Running
-	}, "stop not begun")
+	plugintest.Eventually(t, 5*time.Second, func() bool { return s.procFor("echo").currentLife() == nil }, "stop not begun")
+	if !alive(second.PID) {
+		t.Fatal("the frozen process is gone already; the test does not overlap the stop")
+	}
 	if err := s.Start("echo", sdk.Config{}); err != nil {
 		t.Fatal(err)
 	}

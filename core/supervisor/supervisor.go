@@ -798,9 +798,9 @@ func (p *proc) run(l *life, prev <-chan struct{}) {
 		select {
 		case <-l.stop:
 		case <-lost:
-			reason = p.exitReason(hung, rn)
+			reason = p.exitReason(hung)
 		case <-rn.exitedCh():
-			reason = p.exitReason(hung, rn)
+			reason = p.exitReason(hung)
 		case reason = <-hung:
 		}
 		stopWatch()
@@ -833,7 +833,7 @@ func (p *proc) run(l *life, prev <-chan struct{}) {
 	}
 }
 
-func (p *proc) exitReason(hung chan error, rn *groupRunner) error {
+func (p *proc) exitReason(hung chan error) error {
 	select {
 	case r := <-hung: // killed by us, for this reason
 		return r
