@@ -36,6 +36,7 @@ const clientUsage = `Usage:
   towerd collectors disable NAME             disable a collector (persisted)
   towerd collectors interval NAME SECONDS    set a collector's interval, 5-86400 (persisted)
   towerd status                              agent health, host summary and collectors
+  towerd mcp                                 MCP server over stdin/stdout for local AI clients (towerd mcp --help)
 
 Flags (anywhere after the command):
   --addr HOST:PORT   agent address (env TOWERD_ADDR, default 127.0.0.1:8043)

@@ -37,6 +37,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
 		return runClient(args, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "mcp" { // MCP over stdio: mcp.go
+		return runMCP(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
 	}
@@ -59,9 +62,12 @@ type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
 	intervals                                                         map[string]*int
 	version                                                           bool
-	token, tlsCert, tlsKey, corsOrigin                                string
+	token, tlsCert, tlsKey, corsOrigin, allowedHost                   string
 	rateLimit                                                         float64
 	debugRuntime                                                      bool
+	mqtt                                                              *mqttFlags // mqtt.go
+	noMDNS, noMCP, mcpReadOnly                                        bool
+	mdnsName, mdnsMode                                                string
 }
 
 // TokenEnv names the environment variable holding the API token, so that
@@ -85,8 +91,15 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file; with --tls-key serves HTTPS and WSS")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.StringVar(&f.corsOrigin, "cors-origin", "", "comma-separated browser origins allowed to call the API (\"*\" for any; default none)")
+	fs.StringVar(&f.allowedHost, "allowed-host", "", "comma-separated extra host names clients may use when no token is set (\"*\" for any; IP addresses, localhost and this machine's name always work)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "requests per second per client address, burst twice that (default 50; negative: off; loopback is exempt)")
 	fs.BoolVar(&f.debugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, heap, RSS)")
+	f.mqtt = addMQTTFlags(fs)
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not announce the API by zeroconf/mDNS (_unraid-mgmt-agent._tcp)")
+	fs.StringVar(&f.mdnsName, "mdns-name", "", "mDNS instance name (default: the host name)")
+	fs.StringVar(&f.mdnsMode, "mdns-mode", "auto", "how to announce: auto (avahi-daemon when it runs, else built in), avahi or builtin")
+	fs.BoolVar(&f.noMCP, "no-mcp", false, "do not serve the MCP server on /mcp")
+	fs.BoolVar(&f.mcpReadOnly, "mcp-read-only", true, "MCP: offer only read tools; --mcp-read-only=false adds one tool per collector action")
 	for _, e := range catalog.Builtins {
 		f.intervals[e.Name] = fs.Int("interval-"+e.Name, 0,
 			fmt.Sprintf("%s collector interval in seconds for this run (default %d)", e.Name, int(e.Interval/time.Second)))
@@ -159,11 +172,11 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		if !set["interval-"+name] {
 			continue
 		}
-		d := time.Duration(*v) * time.Second
-		if d < catalog.MinInterval || d > catalog.MaxInterval {
-			return fmt.Errorf("--interval-%s %d: want 5 to 86400 seconds", name, *v)
+		// Checked in seconds, before the multiplication could overflow.
+		if err := config.CheckInterval(int64(*v)); err != nil {
+			return fmt.Errorf("--interval-%s: %w", name, err)
 		}
-		intervals[name] = d
+		intervals[name] = time.Duration(*v) * time.Second
 	}
 
 	root := f.root
@@ -184,6 +197,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	tlsCert, tlsKey := pick(set["tls-cert"], f.tlsCert, cfg.TLSCert), pick(set["tls-key"], f.tlsKey, cfg.TLSKey)
 	if (tlsCert == "") != (tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key must be given together")
+	}
+
+	mqttOpts, err := resolveMQTT(f.mqtt, set, cfg.MQTT, bind, port, tlsCert != "", log)
+	mdnsOpts, mcpOpts, err := outputOptions(f, set, cfg, tlsCert != "")
+	if err != nil {
+		return err
 	}
 
 	addr := net.JoinHostPort(bind, port)
@@ -212,6 +231,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Intervals:    intervals,
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
+		MQTT:         mqttOpts,
+		MDNS:         mdnsOpts,
+		MCP:          mcpOpts,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	return a.Run(ctx, ln)
@@ -239,8 +261,16 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 			o.CORSOrigins = append(o.CORSOrigins, origin)
 		}
 	}
+	for _, h := range strings.Split(pick(set["allowed-host"], f.allowedHost, cfg.AllowedHosts), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			o.AllowedHosts = append(o.AllowedHosts, h)
+		}
+	}
 	o.Rate = cfg.RateLimit
 	if set["rate-limit"] {
+		if !(f.rateLimit <= config.MaxRateLimit) { // NaN too
+			return o, fmt.Errorf("--rate-limit %g: want at most %g per second (negative or 0: off)", f.rateLimit, float64(config.MaxRateLimit))
+		}
 		o.Rate = f.rateLimit
 		if o.Rate == 0 {
 			o.Rate = -1 // an explicit 0 means off
@@ -248,8 +278,31 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 	}
 	if o.Token != "" {
 		log.Info("API token required", "open", "/api/v1/health")
+	} else {
+		log.Info("no API token: only requests addressed to an IP address, localhost, this machine's name or an --allowed-host are served",
+			"allowed_hosts", strings.Join(o.AllowedHosts, ","))
 	}
 	return o, nil
+}
+
+// outputOptions resolves the mDNS and MCP settings: flags, then the file.
+func outputOptions(f *serveFlags, set map[string]bool, cfg config.Config, tls bool) (agent.MDNSOptions, agent.MCPOptions, error) {
+	m := agent.MDNSOptions{
+		Enabled: cfg.MDNS.IsEnabled() && !f.noMDNS,
+		Name:    pick(set["mdns-name"], f.mdnsName, cfg.MDNS.Name),
+		Mode:    pick(set["mdns-mode"], f.mdnsMode, cfg.MDNS.Mode),
+		TLS:     tls,
+	}
+	switch m.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return m, agent.MCPOptions{}, fmt.Errorf("--mdns-mode %q: want auto, avahi or builtin", m.Mode)
+	}
+	p := agent.MCPOptions{Enabled: cfg.MCP.IsEnabled() && !f.noMCP, ReadOnly: cfg.MCP.IsReadOnly()}
+	if set["mcp-read-only"] {
+		p.ReadOnly = f.mcpReadOnly
+	}
+	return m, p, nil
 }
 
 // pick returns the flag value if the flag was given, else the file's.

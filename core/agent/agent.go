@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -23,6 +24,7 @@ import (
 	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/core/httpguard"
 	"github.com/towerd/towerd/core/hub"
+	"github.com/towerd/towerd/core/mqtt"
 	"github.com/towerd/towerd/core/scheduler"
 	"github.com/towerd/towerd/core/supervisor"
 	"github.com/towerd/towerd/sdk"
@@ -45,6 +47,11 @@ type Options struct {
 	Guard httpguard.Options
 	// DebugRuntime mounts GET /api/v1/debug/runtime (see core/diag).
 	DebugRuntime bool
+	MQTT         MQTTOptions // the MQTT output (mqtt.go); off unless MQTT.Enabled
+	// MDNS and MCP are the zeroconf announcement and the MCP server
+	// (mdns.go, mcp.go).
+	MDNS MDNSOptions
+	MCP  MCPOptions
 }
 
 // Agent is a running towerd.
@@ -59,6 +66,7 @@ type Agent struct {
 	api    *api.Server
 	server *http.Server
 	guard  *httpguard.Guard
+	mqtt   atomic.Pointer[mqtt.Output] // nil while MQTT is off (mqtt.go)
 
 	ops keyedMutex // serializes enable/disable per collector
 
@@ -87,7 +95,7 @@ func New(opts Options) *Agent {
 	if opts.Guard.Logger == nil {
 		opts.Guard.Logger = a.log.Named("http")
 	}
-	a.guard = httpguard.New(opts.Guard)
+	a.guard = httpguard.New(mcpGuard(opts.Guard, opts.MCP))
 	a.hub = hub.New(a.bus, hub.Options{Logger: a.log.Named("ws"), CheckOrigin: a.guard.CheckOrigin})
 	supOpts := opts.Supervisor
 	supOpts.Dir = opts.PluginsDir
@@ -104,6 +112,8 @@ func New(opts Options) *Agent {
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)
 	a.api = api.New(a.bus, a, a.hub)
+	a.api.SetHost(api.Host{Root: opts.Root, SettingsFile: a.cfg.Path(),
+		PowerActions: func() bool { return a.cfg.Get().PowerActions }})
 	return a
 }
 
@@ -163,11 +173,14 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.server.Serve(ln) }()
 	a.log.Info("listening", "addr", ln.Addr().String())
+	a.startMQTT()
+	stopMDNS := a.startMDNS(ln)
 
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	stopMDNS()
 	a.shutdown()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -177,6 +190,7 @@ func (a *Agent) Run(ctx context.Context, ln net.Listener) error {
 
 func (a *Agent) shutdown() {
 	a.log.Info("shutting down")
+	a.stopMQTT()
 	sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_ = a.server.Shutdown(sctx)

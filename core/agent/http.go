@@ -21,7 +21,9 @@ func (a *Agent) httpHandler() http.Handler {
 	// Prometheus metrics, read from the bus cache and collector states.
 	r.Handle(metrics.Path, metrics.Handler(metrics.Source{
 		Bus: a.bus, Collectors: a.Collectors, WSClients: a.hub.Clients, WSDropped: a.hub.Dropped,
+		MQTT: a.mqttStats,
 	})).Methods(http.MethodGet, http.MethodHead)
+	a.mountMCP(r) // MCP over streamable HTTP on /mcp (mcp.go), if on
 	// The status page: static, public; it calls the API with the token.
 	r.Handle("/", web.Handler()).Methods(http.MethodGet, http.MethodHead)
 	return a.guard.Wrap(a.api)

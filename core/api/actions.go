@@ -31,16 +31,16 @@ var (
 	containerID   = regexp.MustCompile(`^([0-9a-f]{12}|[0-9a-f]{64})$`)
 	containerName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$`)
 	vmName        = regexp.MustCompile(`^[A-Za-z0-9_ ]([A-Za-z0-9_ .-]{0,251}[A-Za-z0-9_ ])?$`)
-	diskID        = regexp.MustCompile(`^[a-z][a-z0-9]{0,31}$`)
+	diskID        = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`) // pool names may hold "_"
 )
 
 var (
 	dockerTarget = target{collector: "docker", what: "container id (12 or 64 lower-case hex) or name",
-		actions: []string{"start", "stop", "restart", "pause", "unpause"},
+		actions: []string{"start", "stop", "restart", "pause", "unpause", "autostart", "remove"},
 		valid:   func(s string) bool { return containerID.MatchString(s) || containerName.MatchString(s) }}
-	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters)",
+	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters, not only spaces) or UUID",
 		actions: []string{"start", "stop", "restart", "pause", "resume", "hibernate", "force-stop", "reset"},
-		valid:   vmName.MatchString}
+		valid:   func(s string) bool { return vmName.MatchString(s) && strings.TrimSpace(s) != "" }}
 	diskTarget = target{collector: "disk", what: "disk id (e.g. disk1, parity, cache)",
 		actions: []string{"spinup", "spindown"}, valid: diskID.MatchString}
 	parityTarget = target{collector: "array",
@@ -59,17 +59,30 @@ func (s *Server) act(t target) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "invalid "+t.what+": "+quoteForMessage(id))
 			return
 		}
-		params, err := actionParams(r)
+		params, raw, code, err := actionParams(r)
 		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			writeError(w, code, err.Error())
 			return
 		}
-		if t.collector == "vm" && action == "reset" && params["confirm"] != "true" {
+		// The JSON boolean true, not "true" or 1: a reset loses the VM's
+		// state, so only the documented confirmation counts.
+		if confirm, _ := raw["confirm"].(bool); t.collector == "vm" && action == "reset" && !confirm {
 			writeError(w, http.StatusBadRequest, `reset needs the body {"confirm":true}`)
 			return
 		}
-		if action == "start" && t.collector == "array" && r.URL.Query().Get("correcting") != "" {
-			params["correcting"] = strconv.FormatBool(r.URL.Query().Get("correcting") == "true")
+		if confirm, _ := raw["confirm"].(bool); t.collector == "docker" && action == "remove" && !confirm {
+			writeError(w, http.StatusBadRequest, `confirm must be set to true to remove a container: {"confirm":true}`)
+			return
+		}
+		if q := r.URL.Query(); t.collector == "array" && q.Has("correcting") {
+			v := q.Get("correcting")
+			if v != "true" && v != "false" || len(q["correcting"]) > 1 {
+				writeError(w, http.StatusBadRequest, "correcting must be true or false, not "+quoteForMessage(v))
+				return
+			}
+			if action == "start" {
+				params["correcting"] = v
+			}
 		}
 		if t.collector == "array" {
 			action = "parity-check-" + action
@@ -83,22 +96,24 @@ func (s *Server) act(t target) http.HandlerFunc {
 	}
 }
 
-// actionParams reads an optional JSON object body into string params.
-func actionParams(r *http.Request) (map[string]string, error) {
-	params := map[string]string{}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyLength+1))
+// actionParams reads an optional JSON object body into string params;
+// raw keeps the decoded values for checks that need the JSON type. On
+// error, code is the status to answer with.
+func actionParams(r *http.Request) (params map[string]string, raw map[string]any, code int, err error) {
+	params = map[string]string{}
+	body, code, err := readBody(r)
 	if err != nil {
-		return nil, errors.New("cannot read request body")
-	}
-	if len(body) > maxBodyLength {
-		return nil, errors.New("request body too large")
+		return nil, nil, code, err
 	}
 	if len(body) == 0 {
-		return params, nil
+		return params, nil, 0, nil
 	}
-	var raw map[string]any
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, errors.New("request body is not a JSON object: " + err.Error())
+	if err := json.Unmarshal(body, &raw); err != nil || raw == nil {
+		msg := "request body is not a JSON object"
+		if err != nil {
+			msg += ": " + err.Error()
+		}
+		return nil, nil, http.StatusBadRequest, errors.New(msg)
 	}
 	for k, v := range raw {
 		switch x := v.(type) {
@@ -109,10 +124,24 @@ func actionParams(r *http.Request) (map[string]string, error) {
 		case float64:
 			params[k] = strconv.FormatFloat(x, 'f', -1, 64)
 		default:
-			return nil, errors.New("body field " + quoteForMessage(k) + " must be a string, number or boolean")
+			return nil, nil, http.StatusBadRequest, errors.New("body field " + quoteForMessage(k) + " must be a string, number or boolean")
 		}
 	}
-	return params, nil
+	return params, raw, 0, nil
+}
+
+// readBody reads a request body up to maxBodyLength; a longer one, with a
+// Content-Length or chunked, is 413.
+func readBody(r *http.Request) ([]byte, int, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyLength+1))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) || err == nil && len(body) > maxBodyLength:
+		return nil, http.StatusRequestEntityTooLarge, errors.New("request body exceeds the limit of " + strconv.Itoa(maxBodyLength) + " bytes")
+	case err != nil:
+		return nil, http.StatusBadRequest, errors.New("cannot read request body")
+	}
+	return body, 0, nil
 }
 
 // actionStatus maps an error from a plugin or the controller to HTTP.
@@ -148,9 +177,9 @@ func (s *Server) collectorAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid action name "+quoteForMessage(action))
 		return
 	}
-	params, err := actionParams(r)
+	params, _, code, err := actionParams(r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
+		writeError(w, code, err.Error())
 		return
 	}
 	target := params["target"]
@@ -160,6 +189,10 @@ func (s *Server) collectorAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	msg, err := s.control.Act(r.Context(), name, sdk.Action{Name: action, Target: target, Params: params})
+	if errors.Is(err, ErrUnknownCollector) {
+		writeError(w, http.StatusNotFound, "unknown collector "+quoteForMessage(name))
+		return
+	}
 	if err != nil {
 		writeError(w, actionStatus(err), err.Error())
 		return

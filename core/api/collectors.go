@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -75,7 +77,7 @@ func (s *Server) listCollectors(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) getCollector(w http.ResponseWriter, r *http.Request) {
 	c, err := s.control.Collector(pathVar(r, "name"))
 	if err != nil {
-		writeError(w, collectorStatus(err), err.Error())
+		writeCollectorError(w, pathVar(r, "name"), err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"success": true, "collector": c})
@@ -86,7 +88,7 @@ func (s *Server) getCollector(w http.ResponseWriter, r *http.Request) {
 func (s *Server) collectorData(w http.ResponseWriter, r *http.Request) {
 	c, err := s.control.Collector(pathVar(r, "name"))
 	if err != nil {
-		writeError(w, collectorStatus(err), err.Error())
+		writeCollectorError(w, pathVar(r, "name"), err)
 		return
 	}
 	ev, ok := s.bus.Latest(c.Topic)
@@ -101,7 +103,7 @@ func (s *Server) setEnabled(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		name := pathVar(r, "name")
 		if err := s.control.SetEnabled(name, enabled); err != nil {
-			writeError(w, collectorStatus(err), err.Error())
+			writeCollectorError(w, name, err)
 			return
 		}
 		verb := "disabled"
@@ -112,31 +114,59 @@ func (s *Server) setEnabled(enabled bool) http.HandlerFunc {
 	}
 }
 
+// setInterval serves PATCH /collectors/{name}/interval. The body is
+// exactly {"interval": seconds}: no other key (the key's case included),
+// nothing after the object, a whole number within the bounds the settings
+// file is held to (core/config).
 func (s *Server) setInterval(w http.ResponseWriter, r *http.Request) {
 	name := pathVar(r, "name")
-	var body struct {
-		Interval *int `json:"interval"`
-	}
-	raw, err := io.ReadAll(io.LimitReader(r.Body, maxBodyLength+1))
-	if err != nil || len(raw) > maxBodyLength {
-		writeError(w, http.StatusBadRequest, "request body missing or too large")
+	usage := fmt.Sprintf(`body must be {"interval": seconds} with seconds from %d to %d`, config.MinIntervalSeconds, config.MaxIntervalSeconds)
+	raw, code, err := readBody(r)
+	if err != nil {
+		writeError(w, code, err.Error())
 		return
 	}
+	var fields map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil || body.Interval == nil {
-		writeError(w, http.StatusBadRequest, `body must be {"interval": seconds} with seconds from 5 to 86400`)
+	if err := dec.Decode(&fields); err != nil || fields == nil {
+		writeError(w, http.StatusBadRequest, usage)
 		return
 	}
-	if *body.Interval < 5 || *body.Interval > 86400 {
-		writeError(w, http.StatusBadRequest, "interval must be from 5 to 86400 seconds")
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "unexpected data after the JSON object; "+usage)
 		return
 	}
-	if err := s.control.SetInterval(name, time.Duration(*body.Interval)*time.Second); err != nil {
-		writeError(w, collectorStatus(err), err.Error())
+	for k := range fields {
+		if k != "interval" {
+			writeError(w, http.StatusBadRequest, "unknown key "+quoteForMessage(k)+"; "+usage)
+			return
+		}
+	}
+	var secs int64
+	if err := json.Unmarshal(fields["interval"], &secs); err != nil || fields["interval"] == nil {
+		writeError(w, http.StatusBadRequest, usage)
 		return
 	}
-	writeAction(w, "collector "+name+" interval set to "+strconv.Itoa(*body.Interval)+"s")
+	if err := config.CheckInterval(secs); err != nil {
+		writeError(w, http.StatusBadRequest, "interval "+err.Error())
+		return
+	}
+	if err := s.control.SetInterval(name, time.Duration(secs)*time.Second); err != nil {
+		writeCollectorError(w, name, err)
+		return
+	}
+	writeAction(w, "collector "+name+" interval set to "+strconv.FormatInt(secs, 10)+"s")
+}
+
+// writeCollectorError answers a Control error about collector name. An
+// unknown name is the caller's input: it is echoed bounded, whatever the
+// error text holds.
+func writeCollectorError(w http.ResponseWriter, name string, err error) {
+	if errors.Is(err, ErrUnknownCollector) {
+		writeError(w, http.StatusNotFound, "unknown collector "+quoteForMessage(name))
+		return
+	}
+	writeError(w, collectorStatus(err), err.Error())
 }
 
 func collectorStatus(err error) int {
@@ -147,12 +177,5 @@ func collectorStatus(err error) int {
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError
-	}
-}
-
-func (s *Server) settings(collector string) http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		c, err := s.control.Collector(collector)
-		writeJSON(w, http.StatusOK, map[string]bool{"enabled": err == nil && c.Enabled && c.Installed})
 	}
 }

@@ -14,7 +14,7 @@ func FuzzActionParams(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body string) {
 		r := httptest.NewRequest("POST", "/api/v1/vm/x/reset", strings.NewReader(body))
-		params, err := actionParams(r)
+		params, _, _, err := actionParams(r)
 		if err != nil {
 			return
 		}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"unicode/utf8"
 
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -81,10 +82,18 @@ func (s *Server) serveItem(e endpoint) http.HandlerFunc {
 	}
 }
 
-// quoteForMessage quotes user input for an error message, bounded.
+// maxEcho bounds how much of the caller's input an error message repeats.
+const maxEcho = 64
+
+// quoteForMessage quotes user input for an error message, cut at maxEcho
+// bytes (on a character boundary).
 func quoteForMessage(s string) string {
-	if len(s) > 80 {
-		s = s[:80] + "…"
+	if len(s) > maxEcho {
+		cut := maxEcho
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	b, _ := json.Marshal(s)
 	return string(b)

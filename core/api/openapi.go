@@ -39,10 +39,18 @@ type queryParam struct{ name, typ, desc string }
 func operations() []operation {
 	ops := []operation{
 		{method: "GET", path: "/health", tag: "monitoring", summary: "Liveness; always open, even with a token set.", response: "Health"},
+		{method: "HEAD", path: "/health", tag: "monitoring", summary: "Liveness without a body, for uptime checkers; always open."},
 		{method: "GET", path: "/ws", tag: "monitoring", summary: "WebSocket upgrade: events {event, timestamp, data, topic}; send {\"subscribe\":[topics]} to filter.", response: "-"},
 		{method: "GET", path: "/openapi.json", tag: "meta", summary: "This document.", response: "-"},
-		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Whether the docker collector is enabled and installed.", response: "Settings"},
-		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Whether the vm collector is enabled and installed.", response: "Settings"},
+		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Unraid's Docker service setting (boot/config/docker.cfg DOCKER_ENABLED; off without the file).", response: "DockerSettings"},
+		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Unraid's VM service setting (boot/config/domain.cfg SERVICE; off without the file).", response: "VMSettings"},
+		{method: "GET", path: "/docker/port-conflicts", tag: "monitoring", summary: "Host ports published by two or more running containers, from the cached container list.", response: "[]PortConflict"},
+		{method: "POST", path: "/array/start", tag: "actions", summary: "Start the array through emhttpd (needs mdState STOPPED).", errors: []int{400, 409, 500, 503}},
+		{method: "POST", path: "/array/stop", tag: "actions", summary: "Stop the array through emhttpd (needs mdState STARTED).", errors: []int{400, 409, 500, 503}},
+		{method: "POST", path: "/array/clear-disk-stats", tag: "actions", summary: "Clear the array disks' read/write/error counters through emhttpd; optional {\"confirm\":true}.",
+			body: "ActionRequest", errors: []int{400, 500, 503}},
+		{method: "POST", path: "/system/reboot", tag: "actions", summary: "Reboot through Unraid's /sbin/reboot; 403 unless \"power_actions\": true in the settings file.", errors: []int{403, 500, 503}},
+		{method: "POST", path: "/system/shutdown", tag: "actions", summary: "Power off through Unraid's /sbin/poweroff; 403 unless \"power_actions\": true in the settings file.", errors: []int{403, 500, 503}},
 
 		{method: "GET", path: "/collectors", tag: "collectors", summary: "Every collector with its state (same as /collectors/status).", response: "CollectorList"},
 		{method: "GET", path: "/collectors/status", tag: "collectors", summary: "Every collector with its state.", response: "CollectorList"},
@@ -55,12 +63,12 @@ func operations() []operation {
 			body:    "GenericActionRequest", errors: []int{400, 404, 409, 501, 503}},
 		{method: "PATCH", path: "/collectors/{name}/interval", tag: "collectors", summary: "Change the interval at run time; persisted.", body: "IntervalRequest", errors: []int{400, 404, 500}},
 
-		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name.",
-			enums: map[string][]string{"action": dockerTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
-		{method: "POST", path: "/vm/{id}/{action}", tag: "actions", summary: "VM action; {id} is the VM name (URL-encoded). reset needs {\"confirm\":true}.",
+		{method: "POST", path: "/docker/{id}/{action}", tag: "actions", summary: "Container action; {id} is the container id (12 or 64 hex) or name. autostart takes {\"enabled\":bool}; remove needs {\"confirm\":true}, optional \"remove_image\".",
+			body: "ActionRequest", enums: map[string][]string{"action": dockerTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
+		{method: "POST", path: "/vm/{id}/{action}", tag: "actions", summary: "VM action; {id} is the VM name (URL-encoded) or UUID. reset needs {\"confirm\":true}.",
 			body: "ActionRequest", enums: map[string][]string{"action": vmTarget.actions}, errors: []int{400, 404, 409, 501, 503}},
-		{method: "POST", path: "/disks/{id}/{action}", tag: "actions", summary: "Spin a disk up or down.",
-			enums: map[string][]string{"action": diskTarget.actions}, errors: []int{400, 404, 501, 503}},
+		{method: "POST", path: "/disks/{id}/{action}", tag: "actions", summary: "Spin a disk up or down through emhttpd; {id} is the slot name (disk1, parity, cache) or device.",
+			enums: map[string][]string{"action": diskTarget.actions}, errors: []int{400, 404, 409, 500, 501, 503}},
 		{method: "POST", path: "/array/parity-check/{action}", tag: "actions", summary: "Parity check control (Unraid only).",
 			enums: map[string][]string{"action": parityTarget.actions},
 			query: []queryParam{{"correcting", "boolean", "start only: write corrections"}}, errors: []int{400, 501, 503}},
@@ -79,7 +87,7 @@ func operations() []operation {
 				summary: "One item; {id} matches " + strings.Join(e.itemKeys, ", ") + ".", response: comp, errors: []int{400, 404}})
 		}
 	}
-	return append(ops, unraidOperations()...)
+	return append(ops, bundleOperations()...)
 }
 
 // payloadTypes are the component schemas generated from Go types.
@@ -88,6 +96,8 @@ var payloadTypes = map[string]any{
 	"VM": schema.VM{}, "UPS": schema.UPS{}, "GPU": schema.GPU{}, "NetworkInterface": schema.NetworkInterface{},
 	"Share": schema.Share{}, "Fan": schema.Fan{}, "Temperature": schema.Temperature{}, "Port": schema.Port{},
 	"Collector": CollectorStatus{}, "CollectorList": statusList{}, "Error": errorBody{}, "ActionResponse": actionBody{},
+	"DockerSettings": DockerSettings{}, "VMSettings": VMSettings{}, "PortConflict": PortConflict{},
+	"CPUPowerState": schema.CPUPowerState{},
 }
 
 func componentOf(topic string) string {
@@ -153,6 +163,8 @@ func buildOpenAPI() obj {
 		}
 		resps := obj{}
 		switch {
+		case op.method == "HEAD":
+			resps["200"] = obj{"description": "OK (headers only)."}
 		case op.path == "/ws":
 			resps["101"] = obj{"description": "Switching protocols to WebSocket."}
 		case op.response == "-":
@@ -165,6 +177,12 @@ func buildOpenAPI() obj {
 		for _, code := range op.errors {
 			resps[strconv.Itoa(code)] = jsonResponse(http.StatusText(code), ref("Error"))
 		}
+		// The guard's answers to browser-borne requests (core/httpguard).
+		if op.method == "POST" || op.method == "PATCH" {
+			resps["403"] = jsonResponse("The request's Origin is another site, not a --cors-origin.", ref("Error"))
+			resps["415"] = jsonResponse("The body is not JSON (Content-Type: application/json).", ref("Error"))
+		}
+		resps["421"] = jsonResponse("No token is set and the Host is not a name of this server (--allowed-host).", ref("Error"))
 		if op.path != "/health" {
 			resps["401"] = jsonResponse("A token is configured and the request lacks it.", ref("Unauthorized"))
 			o["security"] = []obj{{"bearer": []string{}}}
@@ -178,12 +196,11 @@ func buildOpenAPI() obj {
 		comps[name] = typeSchema(reflect.TypeOf(v), true)
 	}
 	comps["Health"] = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": obj{"type": "string", "enum": []string{"ok"}}}}
-	comps["Settings"] = obj{"type": "object", "required": []string{"enabled"}, "properties": obj{"enabled": obj{"type": "boolean"}}}
 	comps["CollectorResponse"] = obj{"type": "object", "properties": obj{"success": obj{"type": "boolean"}, "collector": ref("Collector")}}
 	comps["IntervalRequest"] = obj{"type": "object", "required": []string{"interval"},
 		"properties": obj{"interval": obj{"type": "integer", "minimum": 5, "maximum": 86400}}, "additionalProperties": false}
 	comps["ActionRequest"] = obj{"type": "object", "description": "Optional action parameters (strings, numbers or booleans).",
-		"properties": obj{"confirm": obj{"type": "boolean"}}}
+		"properties": obj{"confirm": obj{"type": "boolean"}, "enabled": obj{"type": "boolean"}, "remove_image": obj{"type": "boolean"}}}
 	comps["GenericActionRequest"] = obj{"type": "object", "description": "target plus action parameters (strings, numbers or booleans).",
 		"properties": obj{"target": obj{"type": "string", "maxLength": 253}}}
 	comps["Unauthorized"] = obj{"type": "object", "properties": obj{"error": obj{"type": "string"}}}
@@ -193,7 +210,8 @@ func buildOpenAPI() obj {
 		"openapi": "3.0.3",
 		"info": obj{"title": "towerd REST API", "version": sdk.Version,
 			"description": "Monitoring and control agent for Unraid servers; compatible with the Unraid Management Agent's clients. " +
-				"Monitoring GETs return the bare payload, the same JSON as the WebSocket event's data."},
+				"Monitoring GETs return the bare payload, the same JSON as the WebSocket event's data. " +
+				"Outside this base path: /metrics (Prometheus) and, unless turned off, /mcp (Model Context Protocol, streamable HTTP, JSON-RPC; same token)."},
 		"servers":    []obj{{"url": Prefix}},
 		"paths":      paths,
 		"components": obj{"schemas": comps, "securitySchemes": obj{"bearer": obj{"type": "http", "scheme": "bearer"}}},

@@ -18,6 +18,7 @@ type Server struct {
 	control Control
 	ws      http.Handler
 	router  *mux.Router
+	hostState
 }
 
 // New builds the router. ws serves the WebSocket at /api/v1/ws.
@@ -50,9 +51,10 @@ func (s *Server) routes() {
 
 	r.HandleFunc("/health", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
+	}).Methods(http.MethodGet, http.MethodHead) // HEAD: load balancers and uptime checkers
 	r.Handle("/ws", s.ws).Methods(http.MethodGet)
 	r.HandleFunc("/openapi.json", s.openAPI).Methods(http.MethodGet)
+	s.unraidRoutes(r) // unraid.go; before the /{id} routes
 
 	for _, e := range endpoints {
 		r.HandleFunc(e.path, s.serveTopic(e)).Methods(http.MethodGet)
@@ -64,8 +66,6 @@ func (s *Server) routes() {
 	r.HandleFunc("/vm/{id}/{action}", s.act(vmTarget)).Methods(http.MethodPost)
 	r.HandleFunc("/disks/{id}/{action}", s.act(diskTarget)).Methods(http.MethodPost)
 	r.HandleFunc("/array/parity-check/{action}", s.act(parityTarget)).Methods(http.MethodPost)
-	r.HandleFunc("/settings/docker", s.settings("docker")).Methods(http.MethodGet)
-	r.HandleFunc("/settings/vm", s.settings("vm")).Methods(http.MethodGet)
 
 	r.HandleFunc("/collectors", s.listCollectors).Methods(http.MethodGet)
 	r.HandleFunc("/collectors/status", s.listCollectors).Methods(http.MethodGet)
@@ -75,7 +75,7 @@ func (s *Server) routes() {
 	r.HandleFunc("/collectors/{name}/disable", s.setEnabled(false)).Methods(http.MethodPost)
 	r.HandleFunc("/collectors/{name}/interval", s.setInterval).Methods(http.MethodPatch)
 	r.HandleFunc("/collectors/{name}/actions/{action}", s.collectorAction).Methods(http.MethodPost)
-	s.unraidRoutes(r) // unraid.go
+	s.bundleRoutes(r) // bundles.go
 }
 
 // prefixed registers routes under Prefix.

@@ -1,387 +1,316 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
-	"regexp"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/towerd/towerd/sdk"
+	"github.com/towerd/towerd/sdk/schema"
 )
 
-// The routes of the Unraid and ZFS bundles (plugins/unraid, plugins/zfs):
-// the paths the Home Assistant integration calls, each served from the
-// cached payload of one collector's topic (see shared/spec/rest-extended.md).
-// Like the routes in monitor.go they never wait on a plugin, and answer
-// defaults of the right shape before the first collect.
+// The routes of this file are the Unraid controls and settings the Home
+// Assistant integration calls beyond the monitoring payloads
+// (shared/spec/rest-extended.md): array start/stop and clear statistics
+// (forwarded to the array plugin, which talks to emhttpd), reboot and
+// shutdown (run here, only when the user enabled power actions), Docker
+// and VM service settings read from the flash, and Docker port conflicts
+// derived from the cached container list.
 
-// view serves one path from a topic's payload, optionally reshaped.
-type view struct {
-	path, topic, collector string
-	// fallback is served before the first collect or while disabled.
-	fallback string
-	// shape, if set, derives the answer from the payload (a sub-object,
-	// a filtered list); it returns the status and body.
-	shape   func(payload []byte, r *http.Request) (int, any)
-	summary string
+// Host is what the core-side Unraid routes need from the agent.
+type Host struct {
+	// Root is the Unraid state root ("/" on a server).
+	Root string
+	// PowerActions reports whether reboot and shutdown are allowed (the
+	// "power_actions" setting); nil means never.
+	PowerActions func() bool
+	// SettingsFile names the settings file, for the message telling the
+	// user how to enable power actions.
+	SettingsFile string
 }
 
-const (
-	topicNotifications = "notifications_update"
-	topicOSUpdate      = "os_update_update"
-	topicPlugins       = "plugins_update"
-)
+// SetHost gives the Unraid routes the host's root and settings; without
+// it they read under "/" and power actions stay disabled.
+func (s *Server) SetHost(h Host) {
+	s.hostMu.Lock()
+	s.host = h
+	s.hostMu.Unlock()
+}
 
-const emptyCounts = `{"info":0,"warning":0,"alert":0,"total":0}`
+func (s *Server) hostInfo() Host {
+	s.hostMu.Lock()
+	defer s.hostMu.Unlock()
+	h := s.host
+	if h.Root == "" {
+		h.Root = "/"
+	}
+	return h
+}
 
-var unraidViews = []view{
-	{path: "/notifications", topic: topicNotifications, collector: "notification", shape: notificationList(""),
-		fallback: `{"overview":{"unread":` + emptyCounts + `,"archive":` + emptyCounts + `},"notifications":[],"total_count":0}`,
-		summary:  "Notifications (unread newest first, then archived); ?importance=alert|warning|info|normal filters the list."},
-	{path: "/notifications/overview", topic: topicNotifications, collector: "notification", shape: subObject("overview"),
-		fallback: `{"unread":` + emptyCounts + `,"archive":` + emptyCounts + `}`, summary: "Notification counts per importance, unread and archived."},
-	{path: "/notifications/unread", topic: topicNotifications, collector: "notification", shape: notificationList("unread"),
-		fallback: `[]`, summary: "Unread notifications, newest first."},
-	{path: "/notifications/archive", topic: topicNotifications, collector: "notification", shape: notificationList("archive"),
-		fallback: `[]`, summary: "Archived notifications, newest first."},
-	{path: "/notifications/{id}", topic: topicNotifications, collector: "notification", shape: notificationItem,
-		summary: "One notification by id (its .notify file name)."},
-	{path: "/array/parity-check/history", topic: "parity_history_update", collector: "parity_history",
-		fallback: `{"records":[]}`, summary: "Finished parity operations from parity-checks.log, oldest first."},
-	{path: "/array/parity-check/schedule", topic: "parity_schedule_update", collector: "parity_schedule",
-		fallback: `{"mode":"manual","enabled":false,"correcting":true}`, summary: "The parity check schedule."},
-	{path: "/user-scripts", topic: "user_scripts_update", collector: "user_scripts", fallback: `[]`, summary: "User Scripts plugin scripts."},
-	{path: "/system/flash", topic: "flash_update", collector: "flash", fallback: `{}`, summary: "The USB flash boot drive."},
-	{path: "/plugins", topic: topicPlugins, collector: "plugins",
-		fallback: `{"plugins":[],"total_count":0,"total_plugins":0,"updates_available":0,"plugins_with_updates":0}`, summary: "Installed plugins and their update state."},
-	{path: "/os/update", topic: topicOSUpdate, collector: "os_update",
-		fallback: `{"current_version":"","update_available":false,"os_update_available":false,"status":"unknown"}`, summary: "Unraid OS version and update state."},
-	{path: "/registration", topic: "registration_update", collector: "registration",
-		fallback: `{"type":"unknown","state":"invalid"}`, summary: "The Unraid license."},
-	{path: "/settings/network-services", topic: "network_services_update", collector: "network_services",
-		fallback: `{}`, summary: "Network services: enabled and running."},
-	{path: "/mover", topic: "mover_update", collector: "mover", fallback: `{"active":false}`, summary: "The mover: running, schedule, last run."},
-	{path: "/settings/mover", topic: "mover_update", collector: "mover", fallback: `{"active":false}`,
-		shape: pick("active", "schedule", "logging", "cache_floor_kb", "timestamp"), summary: "Mover settings."},
-	{path: "/settings/disk-thresholds", topic: "disk_thresholds_update", collector: "disk_thresholds",
-		fallback: `{"hdd_temp_warning_celsius":45,"hdd_temp_critical_celsius":55,"ssd_temp_warning_celsius":60,"ssd_temp_critical_celsius":70}`,
-		summary:  "Disk settings and temperature/usage thresholds."},
-	{path: "/unassigned", topic: "unassigned_devices_update", collector: "unassigned",
-		fallback: `{"devices":[],"remote_shares":[]}`, summary: "Unassigned devices and remote shares."},
-	{path: "/unassigned/devices", topic: "unassigned_devices_update", collector: "unassigned", fallback: `[]`,
-		shape: subObject("devices"), summary: "Unassigned devices."},
-	{path: "/unassigned/remote-shares", topic: "unassigned_devices_update", collector: "unassigned", fallback: `[]`,
-		shape: subObject("remote_shares"), summary: "Remote SMB/NFS shares."},
-	{path: "/fans", topic: "fan_control_update", collector: "fans",
-		fallback: `{"fans":[],"profiles":[],"config":{},"summary":{"total_fans":0,"controllable_fans":0,"failed_fans":[]}}`, summary: "hwmon fans and PWM."},
-	{path: "/zfs/pools", topic: "zfs_pools_update", collector: "zfs", fallback: `[]`, summary: "ZFS pools."},
-	{path: "/zfs/datasets", topic: "zfs_datasets_update", collector: "zfs_datasets", fallback: `[]`, summary: "ZFS datasets."},
-	{path: "/zfs/snapshots", topic: "zfs_snapshots_update", collector: "zfs_snapshots", fallback: `[]`, summary: "ZFS snapshots (newest 5000)."},
-	{path: "/zfs/arc", topic: "zfs_arc_stats_update", collector: "zfs_arc",
-		fallback: `{"available":false,"size_bytes":0,"target_size_bytes":0,"hits":0,"misses":0,"hit_ratio_percent":0}`, summary: "ZFS ARC statistics."},
+// hostState is embedded in Server.
+type hostState struct {
+	hostMu sync.Mutex
+	host   Host
 }
 
 func (s *Server) unraidRoutes(r prefixed) {
-	for _, v := range unraidViews {
-		r.HandleFunc(v.path, s.serveView(v)).Methods(http.MethodGet)
+	// Before GET /docker/{id}, which would take "port-conflicts" for an id.
+	r.HandleFunc("/docker/port-conflicts", s.portConflicts).Methods(http.MethodGet)
+	r.HandleFunc("/settings/docker", s.dockerSettings).Methods(http.MethodGet)
+	r.HandleFunc("/settings/vm", s.vmSettings).Methods(http.MethodGet)
+	for _, a := range []string{"start", "stop", "clear-disk-stats"} {
+		r.HandleFunc("/array/"+a, s.arrayControl(a)).Methods(http.MethodPost)
 	}
-	r.HandleFunc("/updates", s.updates).Methods(http.MethodGet)
-	r.HandleFunc("/diagnostics/self-test", s.selfTest).Methods(http.MethodGet)
-
-	r.HandleFunc("/notifications", s.bundleAct("notification", "create", "", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/notifications/archive/all", s.bundleAct("notification", "archive-all", "", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/notifications/{id}/archive", s.bundleAct("notification", "archive", "id", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/notifications/{id}/unarchive", s.bundleAct("notification", "unarchive", "id", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/notifications/{id}", s.bundleAct("notification", "delete", "id", nil)).Methods(http.MethodDelete)
-	r.HandleFunc("/user-scripts/{name}/execute", s.bundleAct("user_scripts", "execute", "name", scriptResponse)).Methods(http.MethodPost)
-	r.HandleFunc("/fans/speed", s.bundleAct("fans", "speed", "", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/unassigned/remote-shares/mount", s.bundleAct("unassigned", "mount", "", nil)).Methods(http.MethodPost)
-	r.HandleFunc("/unassigned/remote-shares/unmount", s.bundleAct("unassigned", "unmount", "", nil)).Methods(http.MethodPost)
+	r.HandleFunc("/system/reboot", s.power("reboot")).Methods(http.MethodPost)
+	r.HandleFunc("/system/shutdown", s.power("shutdown")).Methods(http.MethodPost)
 }
 
-// unraidOperations documents the routes above in openapi.json.
-func unraidOperations() []operation {
-	var ops []operation
-	for _, v := range unraidViews {
-		op := operation{method: "GET", path: v.path, tag: "unraid", summary: v.summary + " Collector " + v.collector + ", topic " + v.topic + ".", response: "Any"}
-		if v.path == "/notifications/{id}" {
-			op.errors = []int{400, 404}
-		}
-		if v.path == "/notifications" {
-			op.query = []queryParam{{"importance", "string", "alert, warning, info (info and normal) or normal"}}
-		}
-		ops = append(ops, op)
+// arrayControl forwards POST /array/{start,stop,clear-disk-stats} to the
+// array plugin. clear-disk-stats takes Home Assistant's {"confirm":true}.
+func (s *Server) arrayControl(action string) http.HandlerFunc {
+	name := "array-" + action
+	if action == "clear-disk-stats" {
+		name = action
 	}
-	acts := []struct{ method, path, summary string }{
-		{"POST", "/notifications", "Create a notification: body {title, subject, description, importance (normal|info|warning|alert), link}."},
-		{"POST", "/notifications/archive/all", "Archive every unread notification."},
-		{"POST", "/notifications/{id}/archive", "Archive one notification."},
-		{"POST", "/notifications/{id}/unarchive", "Move an archived notification back to unread."},
-		{"DELETE", "/notifications/{id}", "Delete a notification."},
-		{"POST", "/user-scripts/{name}/execute", "Run a user script: body {background, wait}; with wait the answer holds output and exit_code."},
-		{"POST", "/fans/speed", "Set a fan's speed: body {fan_id, speed_percent 1-100}; never stops a fan."},
-		{"POST", "/unassigned/remote-shares/mount", "Mount a remote share: body {source}."},
-		{"POST", "/unassigned/remote-shares/unmount", "Unmount a remote share: body {source}."},
-	}
-	for _, a := range acts {
-		ops = append(ops, operation{method: a.method, path: a.path, tag: "unraid", summary: a.summary, errors: []int{400, 404, 409, 503}})
-	}
-	return append(ops,
-		operation{method: "GET", path: "/updates", tag: "unraid", summary: "OS and plugin updates (fallback of /os/update).", response: "Any"},
-		operation{method: "GET", path: "/diagnostics/self-test", tag: "unraid", summary: "Each collector's health as a subsystem state.", response: "Any"})
-}
-
-func (s *Server) serveView(v view) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		ev, ok := s.bus.Latest(v.topic)
-		switch {
-		case !ok && v.fallback == "": // an item route: nothing to look in yet
-			writeError(w, http.StatusNotFound, "collector "+v.collector+" has not produced data yet")
-		case !ok:
-			writeRaw(w, http.StatusOK, []byte(v.fallback))
-		case v.shape == nil:
-			writeRaw(w, http.StatusOK, ev.Data)
-		default:
-			code, body := v.shape(ev.Data, r)
-			if msg, isMsg := body.(string); isMsg && code != http.StatusOK {
-				writeError(w, code, msg)
+		params, raw, code, err := actionParams(r)
+		if err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		for k := range params {
+			if k != "confirm" || action != "clear-disk-stats" {
+				writeError(w, http.StatusBadRequest, "parameter "+quoteForMessage(k)+" not accepted by /array/"+action)
 				return
 			}
-			writeJSON(w, code, body)
-		}
-	}
-}
-
-// subObject serves one key of an object payload.
-func subObject(key string) func([]byte, *http.Request) (int, any) {
-	return func(payload []byte, _ *http.Request) (int, any) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(payload, &m); err != nil || m[key] == nil {
-			return http.StatusInternalServerError, "cached payload has no " + key
-		}
-		return http.StatusOK, m[key]
-	}
-}
-
-// pick serves some keys of an object payload.
-func pick(keys ...string) func([]byte, *http.Request) (int, any) {
-	return func(payload []byte, _ *http.Request) (int, any) {
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(payload, &m); err != nil {
-			return http.StatusInternalServerError, "cached payload is not an object"
-		}
-		out := map[string]json.RawMessage{}
-		for _, k := range keys {
-			if v, ok := m[k]; ok {
-				out[k] = v
+			if confirm, _ := raw["confirm"].(bool); !confirm {
+				writeError(w, http.StatusBadRequest, `clear-disk-stats: confirm must be true when given`)
+				return
 			}
 		}
-		return http.StatusOK, out
-	}
-}
-
-type notificationsPayload struct {
-	Overview      json.RawMessage              `json:"overview"`
-	Notifications []map[string]json.RawMessage `json:"notifications"`
-	TotalCount    int                          `json:"total_count"`
-	Timestamp     json.RawMessage              `json:"timestamp"`
-}
-
-var importanceParam = regexp.MustCompile(`^[a-z]{1,16}$`)
-
-func stringField(item map[string]json.RawMessage, key string) string {
-	var v string
-	_ = json.Unmarshal(item[key], &v)
-	return v
-}
-
-// notificationList serves the list of kind (unread, archive) as an array,
-// or for "" the whole object with ?importance= applied.
-func notificationList(kind string) func([]byte, *http.Request) (int, any) {
-	return func(payload []byte, r *http.Request) (int, any) {
-		var p notificationsPayload
-		if err := json.Unmarshal(payload, &p); err != nil {
-			return http.StatusInternalServerError, "cached notifications payload is malformed"
-		}
-		imp := strings.ToLower(r.URL.Query().Get("importance"))
-		if imp != "" && !importanceParam.MatchString(imp) {
-			return http.StatusBadRequest, "importance must be alert, warning, info or normal"
-		}
-		list := make([]map[string]json.RawMessage, 0, len(p.Notifications))
-		for _, n := range p.Notifications {
-			if kind != "" && stringField(n, "type") != kind {
-				continue
-			}
-			if got := strings.ToLower(stringField(n, "importance")); imp != "" && got != imp && !(imp == "info" && got == "normal") {
-				continue
-			}
-			list = append(list, n)
-		}
-		if kind != "" {
-			return http.StatusOK, list
-		}
-		p.Notifications = list
-		return http.StatusOK, p
-	}
-}
-
-func notificationItem(payload []byte, r *http.Request) (int, any) {
-	id := pathVar(r, "id")
-	if len(id) > maxIDLength {
-		return http.StatusBadRequest, "id is too long"
-	}
-	var p notificationsPayload
-	if err := json.Unmarshal(payload, &p); err != nil {
-		return http.StatusInternalServerError, "cached notifications payload is malformed"
-	}
-	for _, n := range p.Notifications {
-		if stringField(n, "id") == id {
-			return http.StatusOK, n
-		}
-	}
-	return http.StatusNotFound, "no notification " + quoteForMessage(id)
-}
-
-// updates is the reference agent's /updates: the OS update state plus the
-// plugins with updates, from two collectors' payloads.
-func (s *Server) updates(w http.ResponseWriter, _ *http.Request) {
-	out := map[string]any{"current_version": "", "os_update_available": false, "total_plugins": 0, "plugin_updates_count": 0,
-		"timestamp": time.Now().UTC().Format(time.RFC3339)}
-	if ev, ok := s.bus.Latest(topicOSUpdate); ok {
-		var os struct {
-			Current string `json:"current_version"`
-			Latest  string `json:"latest_version"`
-			Avail   bool   `json:"update_available"`
-		}
-		if json.Unmarshal(ev.Data, &os) == nil {
-			out["current_version"], out["os_update_available"] = os.Current, os.Avail
-			if os.Latest != "" {
-				out["latest_version"] = os.Latest
-			}
-		}
-	}
-	if ev, ok := s.bus.Latest(topicPlugins); ok {
-		var pl struct {
-			Plugins []map[string]json.RawMessage `json:"plugins"`
-		}
-		if json.Unmarshal(ev.Data, &pl) == nil {
-			var with []map[string]json.RawMessage
-			for _, p := range pl.Plugins {
-				if string(p["update_available"]) == "true" {
-					with = append(with, p)
-				}
-			}
-			out["total_plugins"], out["plugin_updates_count"] = len(pl.Plugins), len(with)
-			if len(with) > 0 {
-				out["plugins_with_updates"] = with
-			}
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// bundleAct forwards a POST/DELETE to a collector's action: the target
-// from the path variable idVar (or the body's fan_id/source), the body's
-// fields as params. reshape, if set, turns the plugin's message into the
-// answer.
-func (s *Server) bundleAct(collector, action, idVar string, reshape func(string) any) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		params, err := actionParams(r)
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-		target := ""
-		if idVar != "" {
-			target = pathVar(r, idVar)
-		}
-		if len(target) > maxIDLength || strings.ContainsAny(target, "/\x00") {
-			writeError(w, http.StatusBadRequest, "invalid "+idVar+" "+quoteForMessage(target))
-			return
-		}
-		msg, err := s.control.Act(r.Context(), collector, sdk.Action{Collector: collector, Name: action, Target: target, Params: params})
+		msg, err := s.control.Act(r.Context(), "array", sdk.Action{Name: name, Params: params})
 		if err != nil {
 			writeError(w, actionStatus(err), err.Error())
-			return
-		}
-		if reshape != nil {
-			writeJSON(w, http.StatusOK, reshape(msg))
 			return
 		}
 		writeAction(w, msg)
 	}
 }
 
-// scriptResponse is HA's UserScriptExecuteResponse: the plugin's message
-// is a JSON object {message, output, exit_code}.
-func scriptResponse(msg string) any {
-	out := map[string]any{"success": true, "message": msg, "timestamp": time.Now().UTC().Format(time.RFC3339)}
-	var r struct {
-		Message  string `json:"message"`
-		Output   string `json:"output"`
-		ExitCode *int   `json:"exit_code"`
+// Unraid's clean power path: its /sbin/reboot and /sbin/poweroff run
+// rc.6, which stops the array (and with it Docker and VMs) before the
+// machine goes down, as the webGUI's buttons do.
+var powerCommands = map[string]struct{ path, done string }{
+	"reboot":   {"sbin/reboot", "Server reboot initiated"},
+	"shutdown": {"sbin/poweroff", "Server shutdown initiated"},
+}
+
+const powerTimeout = 60 * time.Second
+
+// power serves POST /system/reboot and /system/shutdown: refused (403)
+// unless the user turned power actions on, so that a dashboard button
+// cannot power a server off by surprise.
+func (s *Server) power(action string) http.HandlerFunc {
+	cmd := powerCommands[action]
+	return func(w http.ResponseWriter, r *http.Request) {
+		h := s.hostInfo()
+		if h.PowerActions == nil || !h.PowerActions() {
+			file := h.SettingsFile
+			if file == "" {
+				file = "the settings file"
+			}
+			writeError(w, http.StatusForbidden, action+` is disabled: power actions are off by default. To allow reboot and shutdown through the API, set "power_actions": true in `+file+` and restart towerd`)
+			return
+		}
+		if _, _, code, err := actionParams(r); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		path := filepath.Join(h.Root, cmd.path)
+		if st, err := os.Stat(path); err != nil || st.IsDir() {
+			writeError(w, http.StatusServiceUnavailable, action+": "+path+" not found (not an Unraid host)")
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), powerTimeout)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, path).CombinedOutput()
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, fmt.Sprintf("%s: %s: %v %s", action, path, err, bytes.TrimSpace(out)))
+			return
+		}
+		writeAction(w, cmd.done)
 	}
-	if json.Unmarshal([]byte(msg), &r) == nil && r.Message != "" {
-		out["message"], out["output"] = r.Message, r.Output
-		if r.ExitCode != nil {
-			out["exit_code"] = *r.ExitCode
+}
+
+// flatCfg reads a flat KEY="value" file of the flash (docker.cfg,
+// domain.cfg). The plugins' ini parser lives in plugins/internal, which
+// the core cannot import; these two files need nothing more than this.
+func flatCfg(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || strings.HasPrefix(line, "#") || strings.HasPrefix(line, ";") {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') && v[len(v)-1] == v[0] {
+			v = v[1 : len(v)-1]
+		}
+		out[strings.TrimSpace(k)] = v
+	}
+	return out, sc.Err()
+}
+
+func splitList(s string) []string {
+	out := []string{}
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// selfTest reports each collector's health as a subsystem, the worst as
-// overall_state (disabled ranks as healthy).
-func (s *Server) selfTest(w http.ResponseWriter, _ *http.Request) {
-	now := time.Now().UTC().Format(time.RFC3339)
-	rank := map[string]int{"healthy": 0, "disabled": 0, "degraded": 1, "unavailable": 2}
-	overall := "healthy"
-	subs := []map[string]any{}
-	items := []map[string]any{}
-	for _, c := range s.control.Collectors() {
-		state, reason := "healthy", ""
-		switch {
-		case !c.Enabled:
-			state, reason = "disabled", "collector disabled"
-		case !c.Installed:
-			state, reason = "unavailable", "plugin not installed"
-		case c.Status == "failed":
-			state, reason = "unavailable", c.LastError
-		case c.Status != "running" || c.LastError != "":
-			state, reason = "degraded", c.LastError
-			if reason == "" {
-				reason = "status " + c.Status
+// DockerSettings is GET /settings/docker: Unraid's Docker service
+// setting, not towerd's collector.
+type DockerSettings struct {
+	Enabled        bool     `json:"enabled"`
+	ImagePath      string   `json:"image_path"`
+	DefaultNetwork string   `json:"default_network"`
+	CustomNetworks []string `json:"custom_networks"`
+	Timestamp      string   `json:"timestamp"`
+}
+
+// VMSettings is GET /settings/vm.
+type VMSettings struct {
+	Enabled         bool              `json:"enabled"`
+	PCIDevices      []string          `json:"pci_devices"`
+	USBDevices      []string          `json:"usb_devices"`
+	DefaultSettings map[string]string `json:"default_settings"`
+	Timestamp       string            `json:"timestamp"`
+}
+
+// dockerSettings reads <root>/boot/config/docker.cfg; a host without it
+// answers as Unraid with the service off.
+func (s *Server) dockerSettings(w http.ResponseWriter, _ *http.Request) {
+	cfg, err := flatCfg(filepath.Join(s.hostInfo().Root, "boot/config/docker.cfg"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		writeError(w, http.StatusInternalServerError, "read docker.cfg: "+err.Error())
+		return
+	}
+	en := strings.ToLower(cfg["DOCKER_ENABLED"])
+	writeJSON(w, http.StatusOK, DockerSettings{
+		Enabled:   en == "yes" || en == "true" || en == "1",
+		ImagePath: cfg["DOCKER_IMAGE_FILE"], DefaultNetwork: cfg["DOCKER_DEFAULT_NETWORK"],
+		CustomNetworks: splitList(cfg["DOCKER_CUSTOM_NETWORKS"]), Timestamp: time.Now().Format(time.RFC3339),
+	})
+}
+
+// vmSettings reads <root>/boot/config/domain.cfg (SERVICE="enable").
+func (s *Server) vmSettings(w http.ResponseWriter, _ *http.Request) {
+	cfg, err := flatCfg(filepath.Join(s.hostInfo().Root, "boot/config/domain.cfg"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		writeError(w, http.StatusInternalServerError, "read domain.cfg: "+err.Error())
+		return
+	}
+	en := strings.ToLower(cfg["SERVICE"])
+	rest := map[string]string{}
+	for k, v := range cfg {
+		if k != "SERVICE" && k != "PCI_DEVICES" && k != "USB_DEVICES" {
+			rest[k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, VMSettings{
+		Enabled:    en == "enable" || en == "enabled",
+		PCIDevices: splitList(cfg["PCI_DEVICES"]), USBDevices: splitList(cfg["USB_DEVICES"]),
+		DefaultSettings: rest, Timestamp: time.Now().Format(time.RFC3339),
+	})
+}
+
+// PortConflict is one item of GET /docker/port-conflicts: a host port
+// published by two or more running containers.
+type PortConflict struct {
+	HostPort             int      `json:"host_port"`
+	Protocol             string   `json:"protocol"`
+	Containers           []string `json:"containers"`
+	ContainerName        string   `json:"container_name"`
+	ConflictingContainer string   `json:"conflicting_container"`
+}
+
+// portConflicts derives the conflicts from the cached container list: no
+// call to Docker, no plugin.
+func (s *Server) portConflicts(w http.ResponseWriter, _ *http.Request) {
+	out := []PortConflict{}
+	ev, ok := s.bus.Latest(schema.TopicContainers)
+	if !ok {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	var list []struct {
+		Name  string `json:"name"`
+		State string `json:"state"`
+		Ports []struct {
+			HostPort int    `json:"host_port"`
+			Protocol string `json:"protocol"`
+		} `json:"ports"`
+	}
+	if err := json.Unmarshal(ev.Data, &list); err != nil {
+		writeError(w, http.StatusInternalServerError, "container list: "+err.Error())
+		return
+	}
+	byKey := map[string]map[string]bool{}
+	for _, c := range list {
+		if c.State != "running" {
+			continue
+		}
+		for _, p := range c.Ports {
+			if p.HostPort <= 0 {
+				continue
 			}
-		}
-		sub := map[string]any{"subsystem": c.Name, "state": state, "last_checked": now, "source_status": c.Status}
-		if reason != "" {
-			sub["reason"] = reason
-		}
-		if c.LastError != "" {
-			sub["last_error"] = c.LastError
-		}
-		if !c.LastSuccess.IsZero() {
-			sub["last_healthy"] = c.LastSuccess.UTC().Format(time.RFC3339)
-		}
-		subs = append(subs, sub)
-		items = append(items, map[string]any{"name": c.Name, "available": c.Installed && c.Enabled})
-		if rank[state] > rank[overall] {
-			overall = state
+			key := strconv.Itoa(p.HostPort) + "/" + p.Protocol
+			if byKey[key] == nil {
+				byKey[key] = map[string]bool{}
+			}
+			byKey[key][c.Name] = true
 		}
 	}
-	sort.Slice(subs, func(i, j int) bool { return subs[i]["subsystem"].(string) < subs[j]["subsystem"].(string) })
-	version := ""
-	if ev, ok := s.bus.Latest(topicOSUpdate); ok {
-		var v struct {
-			Current string `json:"current_version"`
+	for key, names := range byKey {
+		if len(names) < 2 {
+			continue
 		}
-		if json.Unmarshal(ev.Data, &v) == nil {
-			version = v.Current
+		port, proto, _ := strings.Cut(key, "/")
+		n, _ := strconv.Atoi(port)
+		pc := PortConflict{HostPort: n, Protocol: proto}
+		for name := range names {
+			pc.Containers = append(pc.Containers, name)
 		}
+		sort.Strings(pc.Containers)
+		pc.ContainerName, pc.ConflictingContainer = pc.Containers[0], pc.Containers[1]
+		out = append(out, pc)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"unraid_version": version, "overall_state": overall,
-		"capabilities": map[string]any{"unraid_version": version, "items": items},
-		"subsystems":   subs, "timestamp": now})
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].HostPort != out[j].HostPort {
+			return out[i].HostPort < out[j].HostPort
+		}
+		return out[i].Protocol < out[j].Protocol
+	})
+	writeJSON(w, http.StatusOK, out)
 }

@@ -6,6 +6,7 @@ package catalog
 import (
 	"time"
 
+	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/sdk/schema"
 )
 
@@ -41,8 +42,8 @@ func Lookup(name string) (Entry, bool) {
 	return Entry{}, false
 }
 
-// Interval limits accepted from users.
+// Interval limits accepted from users; defined once, in core/config.
 const (
-	MinInterval = 5 * time.Second
-	MaxInterval = 86400 * time.Second
+	MinInterval = config.MinInterval
+	MaxInterval = config.MaxInterval
 )

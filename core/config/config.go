@@ -10,10 +10,14 @@
 // (<file>.last-good). At startup a corrupt file (bad JSON, an unknown key,
 // a bad value) is an error naming the file, the line and the problem; if a
 // last-good copy exists towerd runs on it and says so (Recovered), and the
-// corrupt file is moved to <file>.corrupt on the next save; without one
-// towerd refuses to start rather than run on defaults (which would, for
-// one, drop a configured token). At run time nothing re-reads the file, so
-// a hand edit that breaks it changes nothing until the next start.
+// corrupt file is kept as <file>.corrupt when the next save replaces it;
+// without one towerd refuses to start rather than run on defaults (which
+// would, for one, drop a configured token). A missing file with a
+// last-good copy beside it loads that copy. No save ever removes the only
+// copy of the settings before its replacement is on disk. Numeric
+// settings are checked against the bounds in limits.go, shared with the
+// API. At run time nothing re-reads the file, so a hand edit that breaks
+// it changes nothing until the next start.
 package config
 
 import (
@@ -41,15 +45,55 @@ type Config struct {
 	// CORSOrigin is a comma-separated list of allowed browser origins ("*"
 	// for any).
 	CORSOrigin string `json:"cors_origin,omitempty"`
+	// AllowedHosts is a comma-separated list of extra names the server may
+	// be reached by when no token is set ("*" for any); IP addresses,
+	// localhost and the machine's host name always work.
+	AllowedHosts string `json:"allowed_hosts,omitempty"`
 	// TLSCert and TLSKey are PEM files; both set turns on HTTPS.
 	TLSCert string `json:"tls_cert,omitempty"`
 	TLSKey  string `json:"tls_key,omitempty"`
 	// RateLimit is requests per second per client address (loopback
 	// exempt); 0 means the default, negative turns the limit off.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// PowerActions allows POST /system/reboot and /system/shutdown. Off by
+	// default: a dashboard button must not power a server off by surprise.
+	PowerActions bool `json:"power_actions,omitempty"`
+	// MQTT is the MQTT output (mqtt.go); off by default.
+	MQTT MQTT `json:"mqtt,omitzero"`
+	// MDNS is the zeroconf announcement; MCP the MCP server.
+	MDNS MDNS `json:"mdns,omitzero"`
+	MCP  MCP  `json:"mcp,omitzero"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
+
+// MDNS configures the zeroconf (mDNS/DNS-SD) announcement of the API.
+type MDNS struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Name is the instance name shown to browsers (default: host name).
+	Name string `json:"name,omitempty"`
+	// Mode: "auto" (default; avahi-daemon when it runs, else towerd's own
+	// responder), "avahi" or "builtin".
+	Mode string `json:"mode,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MDNS) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// MCP configures the Model Context Protocol server on /mcp.
+type MCP struct {
+	// Enabled defaults to true.
+	Enabled *bool `json:"enabled,omitempty"`
+	// ReadOnly defaults to true: action tools are not listed and refused.
+	ReadOnly *bool `json:"read_only,omitempty"`
+}
+
+// IsEnabled reports the enabled flag, true when unset.
+func (m MCP) IsEnabled() bool { return m.Enabled == nil || *m.Enabled }
+
+// IsReadOnly reports the read_only flag, true when unset.
+func (m MCP) IsReadOnly() bool { return m.ReadOnly == nil || *m.ReadOnly }
 
 // Collector is one collector's settings. Zero values mean "default".
 type Collector struct {
@@ -80,14 +124,30 @@ const (
 	CorruptSuffix  = ".corrupt"
 )
 
-// Open reads path. A missing file is not an error: the defaults are used
-// and the file is created on the first change. A file that cannot be parsed
-// is an error naming the file and the problem, unless a last-good copy
-// loads: then Open succeeds with it and Recovered reports the problem.
+// Open reads path. A missing file with no last-good copy beside it is not
+// an error: the defaults are used and the file is created on the first
+// change. A file that is missing or cannot be parsed falls back on the
+// last-good copy: Open succeeds with it and Recovered reports the problem.
+// Without a usable last-good copy, a file that cannot be parsed is an
+// error naming the file and the problem, and so is a missing file whose
+// last-good copy cannot be read: the settings existed (perhaps with a
+// token) and running on defaults would silently drop them.
 func Open(path string) (*Store, error) {
 	s := &Store{path: path, cfg: Config{Collectors: map[string]Collector{}}}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
+		good, gerr := os.ReadFile(path + LastGoodSuffix)
+		if errors.Is(gerr, fs.ErrNotExist) {
+			return s, nil
+		}
+		missing := fmt.Errorf("config %s is missing but %s%s exists", path, filepath.Base(path), LastGoodSuffix)
+		if gerr != nil {
+			return nil, fmt.Errorf("%w and cannot be read (%v); refusing to start on defaults", missing, gerr)
+		}
+		if gerr := decode(good, &s.cfg); gerr != nil {
+			return nil, fmt.Errorf("%w and is bad (%v); refusing to start on defaults", missing, gerr)
+		}
+		s.recovered = missing
 		return s, nil
 	}
 	if err != nil {
@@ -153,18 +213,18 @@ func decode(b []byte, cfg *Config) error {
 	if cfg.Collectors == nil {
 		cfg.Collectors = map[string]Collector{}
 	}
-	if cfg.Port < 0 || cfg.Port > 65535 {
-		return fmt.Errorf("port %d: want 0 to 65535", cfg.Port)
-	}
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		return errors.New("tls_cert and tls_key must be set together")
 	}
-	for name, c := range cfg.Collectors {
-		if c.IntervalSeconds < 0 || c.TimeoutSeconds < 0 || c.MemoryLimitMB < 0 {
-			return fmt.Errorf("collector %q: negative interval, timeout or memory limit", name)
-		}
+	if err := cfg.MQTT.Validate(); err != nil {
+		return err
 	}
-	return nil
+	switch cfg.MDNS.Mode {
+	case "", "auto", "avahi", "builtin":
+	default:
+		return fmt.Errorf("mdns.mode %q: want auto, avahi or builtin", cfg.MDNS.Mode)
+	}
+	return cfg.validate()
 }
 
 // Path is the file the store saves to.
@@ -191,19 +251,39 @@ func (s *Store) Update(fn func(*Config)) error {
 	defer s.mu.Unlock()
 	next := s.cfg.clone()
 	fn(&next)
-	if s.recovered != nil { // keep the corrupt file for inspection
-		_ = os.Rename(s.path, s.path+CorruptSuffix)
+	if err := next.validate(); err != nil {
+		return fmt.Errorf("save config: %w", err)
 	}
 	b, err := encode(next)
 	if err != nil {
 		return err
 	}
+	if s.recovered != nil {
+		s.keepCorrupt()
+	}
+	// The new file replaces the old one by rename only once it is written
+	// and synced: a failed save (a full disk) leaves the old file, corrupt
+	// or not, where it was, so the next start finds what it found before.
 	if err := writeFileAtomic(s.path, b); err != nil {
 		return err
 	}
 	_ = writeFileAtomic(s.path+LastGoodSuffix, b)
 	s.cfg, s.recovered = next, nil
 	return nil
+}
+
+// keepCorrupt keeps the file that failed to load for inspection, as
+// <file>.corrupt, without ever removing it: a hard link costs no space
+// (the disk may be full), a copy is the fallback. Best effort.
+func (s *Store) keepCorrupt() {
+	dst := s.path + CorruptSuffix
+	_ = os.Remove(dst)
+	if err := os.Link(s.path, dst); err == nil || errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if b, err := os.ReadFile(s.path); err == nil {
+		_ = writeFileAtomic(dst, b)
+	}
 }
 
 // UpdateCollector is Update for one collector.
@@ -217,6 +297,12 @@ func (s *Store) UpdateCollector(name string, fn func(*Collector)) error {
 
 func (c Config) clone() Config {
 	out := c
+	if c.MQTT.Discovery != nil {
+		d := *c.MQTT.Discovery
+		out.MQTT.Discovery = &d
+	}
+	out.MDNS.Enabled = clonePtr(c.MDNS.Enabled)
+	out.MCP.Enabled, out.MCP.ReadOnly = clonePtr(c.MCP.Enabled), clonePtr(c.MCP.ReadOnly)
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
 		if v.Enabled != nil {
@@ -233,6 +319,14 @@ func (c Config) clone() Config {
 		out.Collectors[k] = v
 	}
 	return out
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func encode(cfg Config) ([]byte, error) {

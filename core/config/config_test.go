@@ -66,7 +66,7 @@ func TestBadFilesNameTheProblem(t *testing.T) {
 	}
 	wants := map[string]string{
 		"empty": "empty", "half": "ends in the middle", "syntax": "line 3", "unknown key": "colectors",
-		"wrong type": "interval_seconds", "negative": "negative",
+		"wrong type": "interval_seconds", "negative": "collectors.system.interval_seconds: -5 is out of range",
 	}
 	for name, body := range cases {
 		path := filepath.Join(t.TempDir(), "towerd.json")

@@ -18,9 +18,9 @@ func TestOpenCorruptFileNamesFileAndProblem(t *testing.T) {
 		"wrong type":   {"{\n\"port\": \"eighty\"\n}", "line 2: json: cannot unmarshal string"},
 		"unknown key":  {`{"prot": 80}`, `unknown field "prot"`},
 		"trailing":     {"{}\n{}", "line 2: unexpected data after the settings object"},
-		"bad port":     {`{"port": 70000}`, "port 70000"},
+		"bad port":     {`{"port": 70000}`, "port: 70000 is out of range"},
 		"half tls":     {`{"tls_cert": "/c.pem"}`, "tls_cert and tls_key must be set together"},
-		"negative":     {`{"collectors":{"disk":{"memory_limit_mb":-1}}}`, `collector "disk": negative`},
+		"negative":     {`{"collectors":{"disk":{"memory_limit_mb":-1}}}`, `collectors.disk.memory_limit_mb: -1 is out of range`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

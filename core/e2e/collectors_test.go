@@ -118,12 +118,15 @@ func TestDefaultsBeforeFirstCollect(t *testing.T) {
 		"/api/v1/array": `{"state":"unknown"}`, "/api/v1/ups": `{"connected":false}`,
 		"/api/v1/disks": `[]`, "/api/v1/shares": `[]`, "/api/v1/docker": `[]`, "/api/v1/vm": `[]`,
 		"/api/v1/gpu": `[]`, "/api/v1/network": `[]`, "/api/v1/health": `{"status":"ok"}`,
-		"/api/v1/settings/docker": `{"enabled":false}`,
 	} {
 		code, b := a.Do(t, http.MethodGet, path, "")
 		if code != 200 || string(b) != want {
 			t.Errorf("GET %s = %d %s, want 200 %s", path, code, b, want)
 		}
+	}
+	// No docker.cfg under the empty root: Docker is off, as on Unraid.
+	if code, b := a.Do(t, http.MethodGet, "/api/v1/settings/docker", ""); code != 200 || !strings.HasPrefix(string(b), `{"enabled":false,`) {
+		t.Errorf("GET /settings/docker = %d %s", code, b)
 	}
 	var sys map[string]any
 	a.GetJSON(t, "/api/v1/system", &sys)

@@ -2,9 +2,12 @@
 // API and the WebSocket: bearer-token authentication (constant-time
 // compare; /api/v1/health stays open; the WebSocket may also carry the
 // token in a query parameter or a Sec-WebSocket-Protocol entry, since
-// browsers cannot set headers there), CORS, a request-body limit, a
-// per-client-address rate limit, and panic recovery, all answering with
-// JSON errors.
+// browsers cannot set headers there), CORS, defences against browser-borne
+// requests (DNS rebinding: the Host must be a name of this server when no
+// token is set; cross-site requests: state-changing requests from a
+// foreign Origin and bodies that are not JSON are refused), a request-body
+// limit, a per-client-address rate limit, and panic recovery, all
+// answering with JSON errors.
 package httpguard
 
 import (
@@ -12,8 +15,12 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -63,7 +70,16 @@ type Options struct {
 	// LimitLoopback applies the rate limit to loopback clients too; by
 	// default they are exempt (local tools and the benchmark).
 	LimitLoopback bool
-	Logger        hclog.Logger
+	// AllowedHosts are extra names (besides IP literals, localhost and the
+	// machine's host name, plain or .local) that requests may carry in
+	// their Host header when no token is set; "*" allows any. A page on
+	// another site that rebinds its own DNS name to this server's address
+	// is refused (421), since without a token it could otherwise read and
+	// drive the API.
+	AllowedHosts []string
+	// Hostname is the machine's host name (default os.Hostname()).
+	Hostname string
+	Logger   hclog.Logger
 }
 
 // Guard wraps a handler with the checks in Options.
@@ -72,6 +88,8 @@ type Guard struct {
 	tokenHash [sha256.Size]byte
 	log       hclog.Logger
 	limits    *limiters
+	hosts     map[string]bool // names allowed in Host besides IP literals
+	anyHost   bool
 }
 
 // New returns a guard; see Options for the zero values.
@@ -102,6 +120,7 @@ func New(opts Options) *Guard {
 	}
 	g := &Guard{opts: opts, log: opts.Logger}
 	g.tokenHash = sha256.Sum256([]byte(opts.Token))
+	g.hosts, g.anyHost = hostNames(opts.Hostname, opts.AllowedHosts)
 	if opts.Rate > 0 {
 		g.limits = newLimiters(rate.Limit(opts.Rate), opts.Burst)
 	}
@@ -126,6 +145,11 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 				"message": "too many requests: the limit is " + strconv.FormatFloat(g.opts.Rate, 'f', -1, 64) + " per second per client address"})
 			return
 		}
+		if !g.hostAllowed(r) {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]any{"success": false,
+				"message": "host " + quote(r.Host) + " is not a name of this server; add it with --allowed-host (\"allowed_hosts\" in the settings file) or set a token"})
+			return
+		}
 		if g.cors(w, r) {
 			return // preflight answered
 		}
@@ -133,6 +157,18 @@ func (g *Guard) Wrap(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="towerd"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "Unauthorized"})
 			return
+		}
+		if changesState(r.Method) {
+			if origin := r.Header.Get("Origin"); origin != "" && !g.sameOrAllowedOrigin(r, origin) {
+				writeJSON(w, http.StatusForbidden, map[string]any{"success": false,
+					"message": "origin " + quote(origin) + " is not allowed to change anything here; list it with --cors-origin"})
+				return
+			}
+			if r.ContentLength != 0 && !isJSON(r.Header.Get("Content-Type")) {
+				writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{"success": false,
+					"message": "request body must be JSON (Content-Type: application/json), not " + quote(r.Header.Get("Content-Type"))})
+				return
+			}
 		}
 		if r.ContentLength > g.opts.MaxBody {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]any{"success": false,
@@ -243,20 +279,99 @@ func (g *Guard) originAllowed(origin string) bool {
 	return false
 }
 
-// CheckOrigin is the WebSocket upgrader's origin check: requests without an
-// Origin (non-browser clients) and same-host origins pass; with CORS
-// origins configured, those pass too; with none configured every origin
-// passes, as the agent this replaces does (the token still applies).
+// CheckOrigin is the WebSocket upgrader's origin check, the same as for
+// state-changing requests: requests without an Origin (non-browser
+// clients), same-host origins (the status page) and the CORS origins
+// pass; any other site's page may not open the stream.
 func (g *Guard) CheckOrigin(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" || len(g.opts.CORSOrigins) == 0 || g.originAllowed(origin) {
+	return origin == "" || g.sameOrAllowedOrigin(r, origin)
+}
+
+// sameOrAllowedOrigin reports whether a browser origin is this server
+// itself (its host and port are the request's Host) or a CORS origin.
+func (g *Guard) sameOrAllowedOrigin(r *http.Request, origin string) bool {
+	if g.originAllowed(origin) {
 		return true
 	}
-	host := origin
-	if i := strings.Index(host, "://"); i >= 0 {
-		host = host[i+3:]
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || u.Scheme != "http" && u.Scheme != "https" {
+		return false // includes "null", sent by sandboxed frames and file: pages
 	}
-	return strings.EqualFold(host, r.Host)
+	return strings.EqualFold(u.Host, r.Host)
+}
+
+// changesState reports whether a method may change something.
+func changesState(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// isJSON reports whether a Content-Type is application/json (parameters
+// such as charset allowed). A browser can send text/plain,
+// multipart/form-data and application/x-www-form-urlencoded cross-site
+// without asking first; JSON needs a CORS preflight, which only the CORS
+// origins pass.
+func isJSON(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// hostNames builds the set of names accepted in Host besides IP literals.
+func hostNames(hostname string, extra []string) (map[string]bool, bool) {
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
+	set := map[string]bool{"localhost": true}
+	if h := normalHost(hostname); h != "" {
+		short, _, _ := strings.Cut(h, ".")
+		for _, n := range []string{h, short, short + ".local"} {
+			set[n] = true
+		}
+	}
+	all := false
+	for _, n := range extra {
+		n = strings.TrimSpace(n)
+		if n == "*" {
+			all = true
+		}
+		if n = normalHost(n); n != "" {
+			set[n] = true
+		}
+	}
+	return set, all
+}
+
+// normalHost lowers a name and drops a port, IPv6 brackets and a trailing
+// dot.
+func normalHost(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}
+
+// hostAllowed is the DNS-rebinding check. With a token set, any Host
+// passes: a page that rebinds a name to this server has no token. Without
+// one, the Host must be an IP literal, localhost, this machine's name or
+// a configured name. Requests without a Host (HTTP/1.0) pass: browsers
+// always send one.
+func (g *Guard) hostAllowed(r *http.Request) bool {
+	if g.opts.Token != "" || g.anyHost || r.Host == "" {
+		return true
+	}
+	h := normalHost(r.Host)
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	return g.hosts[h]
+}
+
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return strconv.QuoteToGraphic(s)
 }
 
 // allow applies the rate limit to r's client address.

@@ -7,6 +7,7 @@ package hub
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -45,6 +46,11 @@ type Options struct {
 	// CheckOrigin decides which browser origins may connect; nil allows
 	// all, as the agent this replaces does.
 	CheckOrigin func(r *http.Request) bool
+	// PingInterval and ReadDeadline default to the constants above; a
+	// client that sends nothing, not even a pong, for ReadDeadline is
+	// dropped.
+	PingInterval time.Duration
+	ReadDeadline time.Duration
 }
 
 // Hub is the set of connected clients.
@@ -75,6 +81,12 @@ func New(b *bus.Bus, opts Options) *Hub {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = PingInterval
+	}
+	if opts.ReadDeadline <= 0 {
+		opts.ReadDeadline = ReadDeadline
+	}
 	check := opts.CheckOrigin
 	if check == nil {
 		check = func(*http.Request) bool { return true }
@@ -98,8 +110,20 @@ func (h *Hub) Clients() int {
 	return len(h.clients)
 }
 
-// Dropped returns how many clients were dropped for not keeping up.
+// Dropped returns how many clients were dropped for not keeping up: their
+// send buffer filled, a write to them timed out, or they went silent (no
+// pong) past the read deadline.
 func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
+// timedOut reports whether err is a deadline passing; if so the client is
+// counted as dropped.
+func (h *Hub) timedOut(c *client, err error, what string) {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		h.dropped.Add(1)
+		h.log.Warn("websocket client dropped: "+what+" deadline passed", "remote", c.addr)
+	}
+}
 
 type client struct {
 	conn   *websocket.Conn
@@ -228,7 +252,7 @@ func (h *Hub) broadcast(ev *bus.Event) {
 }
 
 func (h *Hub) writeLoop(c *client) {
-	ping := time.NewTicker(PingInterval)
+	ping := time.NewTicker(h.opts.PingInterval)
 	defer func() {
 		ping.Stop()
 		c.conn.Close()
@@ -244,11 +268,13 @@ func (h *Hub) writeLoop(c *client) {
 				return
 			}
 			if err := c.conn.WritePreparedMessage(pm); err != nil {
+				h.timedOut(c, err, "write")
 				h.unregister(c)
 				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteDeadline)); err != nil {
+				h.timedOut(c, err, "write")
 				h.unregister(c)
 				return
 			}
@@ -290,9 +316,10 @@ func (h *Hub) readLoop(c *client) {
 		<-c.written // the write loop sends the close frame, bounded by WriteDeadline
 	}()
 	c.conn.SetReadLimit(MaxMessageSize)
-	_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+	deadline := h.opts.ReadDeadline
+	_ = c.conn.SetReadDeadline(time.Now().Add(deadline))
 	c.conn.SetPongHandler(func(string) error {
-		return c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+		return c.conn.SetReadDeadline(time.Now().Add(deadline))
 	})
 	flood := rate.NewLimiter(MessageRate, MessageBurst)
 	for {
@@ -301,6 +328,7 @@ func (h *Hub) readLoop(c *client) {
 			if errors.Is(err, websocket.ErrReadLimit) { // gorilla has sent close 1009
 				h.log.Warn("websocket client sent an oversized message; disconnected", "remote", c.addr, "limit", MaxMessageSize)
 			}
+			h.timedOut(c, err, "read")
 			return
 		}
 		if !flood.Allow() {
@@ -308,7 +336,7 @@ func (h *Hub) readLoop(c *client) {
 			h.closeWith(c, websocket.ClosePolicyViolation, "too many messages: the limit is "+strconv.Itoa(MessageRate)+" per second")
 			return
 		}
-		_ = c.conn.SetReadDeadline(time.Now().Add(ReadDeadline))
+		_ = c.conn.SetReadDeadline(time.Now().Add(deadline))
 		if set, ok := ParseSubscribe(msg); ok {
 			if set == nil {
 				c.topics.Store(nil)

@@ -176,3 +176,26 @@ func FuzzParseSubscribe(f *testing.F) {
 		}
 	})
 }
+
+// A client that goes silent (sends nothing, answers no ping) is dropped at
+// the read deadline and counted in Dropped, like a client whose buffer
+// fills; a client that reads (so answers pings) stays.
+func TestSilentClientDroppedAndCounted(t *testing.T) {
+	t.Parallel()
+	h, _, url := start(t, Options{PingInterval: 50 * time.Millisecond, ReadDeadline: 300 * time.Millisecond})
+	silent := dial(t, url) // never reads: gorilla answers pings only while reading
+	alive := dial(t, url)
+	go func() {
+		for {
+			if _, _, err := alive.ReadMessage(); err != nil {
+				return
+			}
+		}
+	}()
+	plugintest.Eventually(t, 5*time.Second, func() bool { return h.Dropped() == 1 }, "silent client not counted as dropped (dropped=%d)", h.Dropped())
+	plugintest.Eventually(t, 5*time.Second, func() bool { return h.Clients() == 1 }, "silent client not dropped")
+	_ = silent
+	if h.Dropped() != 1 {
+		t.Errorf("dropped = %d, want 1 (the reading client answers pings)", h.Dropped())
+	}
+}

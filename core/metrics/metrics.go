@@ -27,6 +27,15 @@ type Source struct {
 	Collectors func() []api.CollectorStatus
 	WSClients  func() int
 	WSDropped  func() int64
+	// MQTT reports the MQTT output's counters; false (or nil) while it is off.
+	MQTT func() (MQTTStats, bool)
+}
+
+// MQTTStats are the MQTT output's counters.
+type MQTTStats struct {
+	Connected          bool
+	Published, Dropped int64
+	Entities           int // Home Assistant discovery entities announced
 }
 
 // Handler returns the /metrics handler: the towerd collector plus the Go
@@ -79,7 +88,15 @@ func (c *Collector) agent(e *emitter) {
 		e.gauge("towerd_websocket_clients", "WebSocket clients connected.", float64(c.src.WSClients()))
 	}
 	if c.src.WSDropped != nil {
-		e.counter("towerd_websocket_dropped_clients_total", "WebSocket clients dropped for not keeping up.", float64(c.src.WSDropped()))
+		e.counter("towerd_websocket_dropped_clients_total", "WebSocket clients dropped for not keeping up: send buffer full, or a write or read (pong) deadline passed.", float64(c.src.WSDropped()))
+	}
+	if c.src.MQTT != nil {
+		if s, on := c.src.MQTT(); on {
+			e.gauge("towerd_mqtt_connected", "1 while the MQTT output is connected to its broker.", b2f(s.Connected))
+			e.counter("towerd_mqtt_published_messages_total", "MQTT messages written to the broker connection.", float64(s.Published))
+			e.gauge("towerd_mqtt_discovery_entities", "Home Assistant entities announced by MQTT discovery.", float64(s.Entities))
+			e.counter("towerd_mqtt_dropped_messages_total", "MQTT payloads never sent: superseded by a newer one while the broker was slow, unacknowledged in time, or pending while disconnected.", float64(s.Dropped))
+		}
 	}
 	if c.src.Collectors == nil {
 		return

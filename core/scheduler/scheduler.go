@@ -41,6 +41,34 @@ func Timeout(interval time.Duration) time.Duration {
 	return min(max(interval, 2*time.Second), 30*time.Second)
 }
 
+// MinTick is the shortest interval the scheduler runs at, whatever it is
+// handed. Callers validate intervals (5 s to a day, core/config); this
+// floor only makes sure that a bad value that slips through, zero or
+// negative after an overflow, makes a job slow rather than a loop that
+// spins a core.
+const MinTick = 10 * time.Millisecond
+
+// sane bounds what a job runs with: an interval below MinTick becomes
+// MinTick, a deadline that is not positive becomes Timeout(interval).
+func sane(v settings) settings {
+	v.interval = max(v.interval, MinTick)
+	if v.timeout <= 0 {
+		v.timeout = Timeout(v.interval)
+	}
+	return v
+}
+
+// nextTick returns the first tick after now in the series last,
+// last+interval, ...: ticks missed while a collect ran are skipped, in
+// one step however many there were.
+func nextTick(last, now time.Time, interval time.Duration) time.Time {
+	next := last.Add(interval)
+	if late := now.Sub(next); late >= 0 {
+		next = next.Add((late/interval + 1) * interval)
+	}
+	return next
+}
+
 // Start schedules name every interval with the given collect timeout. The
 // first collect happens on the first Trigger (when the plugin is ready),
 // so a job never collects from a plugin that has not started yet. Starting
@@ -96,7 +124,7 @@ func (j *job) set(v settings) {
 	case <-j.settings:
 	default:
 	}
-	j.settings <- v
+	j.settings <- sane(v)
 }
 
 // Stop unschedules name and waits for a running collect to finish.
@@ -127,6 +155,8 @@ func (s *Scheduler) StopAll() {
 
 func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
 	defer close(j.done)
+	first := sane(settings{interval, timeout})
+	interval, timeout = first.interval, first.timeout
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-j.stop; cancel() }()
@@ -142,11 +172,7 @@ func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
 		ccancel()
 		// The next tick is one interval after this one started; if the
 		// collect took longer than that, the missed ticks are skipped.
-		next := last.Add(interval)
-		for !next.After(time.Now()) {
-			next = next.Add(interval)
-		}
-		timer.Reset(time.Until(next))
+		timer.Reset(time.Until(nextTick(last, time.Now(), interval)))
 		armed = true
 	}
 	for {

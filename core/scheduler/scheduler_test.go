@@ -117,3 +117,75 @@ func TestTimeoutBounds(t *testing.T) {
 		}
 	}
 }
+
+// Whatever duration it is handed (zero, negative, a nanosecond: what an
+// overflowing interval from a settings file used to become), a job never
+// spins: collects stay at most one per MinTick, Stop returns at once, and
+// a zero deadline is replaced by the default rather than failing every
+// collect.
+func TestAnyDurationIsSafe(t *testing.T) {
+	for _, d := range []time.Duration{0, -time.Second, time.Duration(-1 << 63), time.Nanosecond, time.Duration(1<<63 - 1)} {
+		r := &recorder{work: 15 * time.Millisecond}
+		var deadlines []time.Duration
+		var mu sync.Mutex
+		s := New(func(ctx context.Context, name string) {
+			dl, _ := ctx.Deadline()
+			mu.Lock()
+			deadlines = append(deadlines, time.Until(dl))
+			mu.Unlock()
+			r.collect(ctx, name)
+		})
+		s.Start("x", d, 0)
+		s.Trigger("x")
+		start := time.Now()
+		time.Sleep(200 * time.Millisecond) // measuring a rate needs a window
+		stopped := make(chan struct{})
+		go func() { s.Stop("x"); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("interval %v: Stop did not return (the job loop spins)", d)
+		}
+		elapsed := time.Since(start)
+		if n, most := r.count(), int(elapsed/MinTick)+2; n < 1 || n > most {
+			t.Errorf("interval %v: %d collects in %v, want 1 to %d", d, n, elapsed, most)
+		}
+		mu.Lock()
+		if len(deadlines) == 0 || deadlines[0] <= 0 {
+			t.Errorf("interval %v: collect deadline %v, want a positive default", d, deadlines)
+		}
+		mu.Unlock()
+	}
+}
+
+// Settings changed at run time are bounded the same way.
+func TestSetIntervalAnyDurationIsSafe(t *testing.T) {
+	r := &recorder{}
+	s := New(r.collect)
+	s.Start("x", time.Hour, time.Second)
+	s.Trigger("x")
+	plugintest.Eventually(t, 2*time.Second, func() bool { return r.count() == 1 }, "no first collect")
+	s.SetInterval("x", -time.Second, -time.Second)
+	plugintest.Eventually(t, 2*time.Second, func() bool { return r.count() >= 3 }, "no ticks at the floor interval")
+	stopped := make(chan struct{})
+	go func() { s.Stop("x"); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Stop did not return (the job loop spins)")
+	}
+}
+
+func TestNextTickSkipsMissedTicksInOneStep(t *testing.T) {
+	last := time.Unix(1000, 0)
+	for _, tc := range []struct {
+		now, want time.Duration
+	}{
+		{0, 10 * time.Second}, {9 * time.Second, 10 * time.Second}, {10 * time.Second, 20 * time.Second},
+		{95 * time.Second, 100 * time.Second}, {1e6 * time.Second, 1e6*time.Second + 10*time.Second},
+	} {
+		if got := nextTick(last, last.Add(tc.now), 10*time.Second).Sub(last); got != tc.want {
+			t.Errorf("now +%v: next +%v, want +%v", tc.now, got, tc.want)
+		}
+	}
+}

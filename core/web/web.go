@@ -2,7 +2,9 @@
 // style embedded in the binary (no build step), served at "/". It reads
 // GET /api/v1/collectors for the collectors' state, posts enable/disable and
 // PATCHes intervals through the same REST API, and shows the live
-// WebSocket stream with the latest value per topic.
+// WebSocket stream with the latest value per topic. The page may not be
+// framed, and a token passed as ?token= is stored and removed from the
+// address bar at once.
 package web
 
 import (
@@ -25,7 +27,10 @@ func Handler() http.Handler {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:")
+		// No other site may frame the page (clickjacking its toggles).
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws: wss:; frame-ancestors 'none'")
+		h.Set("Referrer-Policy", "no-referrer")
 		w.WriteHeader(http.StatusOK)
 		if r.Method != http.MethodHead {
 			_, _ = w.Write(page)

@@ -172,10 +172,41 @@ func TestPageServed(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Errorf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	// No framing by other sites (clickjacking the toggles).
+	if xfo, csp := resp.Header.Get("X-Frame-Options"), resp.Header.Get("Content-Security-Policy"); xfo != "DENY" || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("GET /: X-Frame-Options %q, CSP %q; want DENY and frame-ancestors 'none'", xfo, csp)
+	}
 	if code, body := a.Do(t, http.MethodGet, "/nope", ""); code != 404 || !strings.Contains(string(body), `"message"`) {
 		t.Errorf("GET /nope: %d %s", code, body)
 	}
 	if code, _ := a.Do(t, http.MethodPost, "/", ""); code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /: %d, want 405", code)
+	}
+}
+
+// A token given as ?token= is used and stored, and removed from the
+// address bar (history, bookmarks, screenshots) as soon as the page has
+// read it; other query parameters and the fragment stay.
+func TestTokenRemovedFromAddressBar(t *testing.T) {
+	t.Parallel()
+	a := coretest.Start(t, coretest.Options{Plugins: coretest.Plugins(t, "system"), Env: []string{"TOWERD_TOKEN=page-token"}})
+	ctx := browser(t, 60*time.Second)
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(a.URL+"/?token=page-token&x=1#top"),
+		// The API answered with the token: the collectors are listed and
+		// the stream is live.
+		chromedp.WaitVisible(chromedp.CSS(`#c-system .status`)),
+		until(`document.querySelector("#ws-state").textContent === "live"`, 20*time.Second),
+	)
+	if err != nil {
+		t.Fatalf("load page with ?token=: %v\nagent log:\n%s", err, a.Log())
+	}
+	href := run(t, ctx, chromedp.Evaluate[string](`location.href`))
+	stored := run(t, ctx, chromedp.Evaluate[string](`localStorage.getItem("towerd-token")`))
+	if strings.Contains(href, "token") || !strings.HasSuffix(href, "/?x=1#top") {
+		t.Errorf("address bar after load: %s; want the token removed, x=1 and #top kept", href)
+	}
+	if stored != "page-token" {
+		t.Errorf("stored token %q", stored)
 	}
 }

@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
 
+	"github.com/towerd/towerd/plugins/internal/emhttpd"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 )
@@ -20,8 +19,16 @@ const (
 	ActParityResume = "parity-check-resume"
 )
 
+// Array actions (POST /array/start, /array/stop, /array/clear-disk-stats),
+// sent to emhttpd (control.go).
+const (
+	ActArrayStart     = "array-start"
+	ActArrayStop      = "array-stop"
+	ActClearDiskStats = "clear-disk-stats"
+)
+
 func actionNames() []string {
-	return []string{ActParityStart, ActParityStop, ActParityPause, ActParityResume}
+	return []string{ActParityStart, ActParityStop, ActParityPause, ActParityResume, ActArrayStart, ActArrayStop, ActClearDiskStats}
 }
 
 // Act sends a parity command to the md driver by writing it to
@@ -33,6 +40,10 @@ func (c *collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 	}
 	if a.Target != "" && a.Target != "array" {
 		return "", fmt.Errorf("target %q: the array has no sub-targets: %w", a.Target, sdk.ErrInvalidArgument)
+	}
+	switch a.Name {
+	case ActArrayStart, ActArrayStop, ActClearDiskStats:
+		return c.control(ctx, a)
 	}
 	correcting := false
 	for k, val := range a.Params {
@@ -86,30 +97,9 @@ func (c *collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 		}
 		cmd, done = "resume", "parity operation resumed"
 	}
-	if err := writeMdCmd(unraid.Join(c.root, unraid.MdCmd), cmd); err != nil {
+	if err := emhttpd.WriteMdCmd(c.root, cmd); err != nil {
 		return "", err
 	}
 	c.log.Info("parity command sent", "command", cmd)
 	return done, nil
-}
-
-// writeMdCmd writes one command line to the md driver's command file. It
-// never creates the file: without it this is not an Unraid host.
-func writeMdCmd(path, cmd string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s missing (not an Unraid host): %w", path, sdk.ErrUnavailable)
-		}
-		return fmt.Errorf("open %s: %v: %w", path, err, sdk.ErrUnavailable)
-	}
-	_, werr := f.WriteString(cmd + "\n")
-	cerr := f.Close()
-	if werr != nil {
-		return fmt.Errorf("write %q to %s: %w", cmd, path, werr)
-	}
-	if cerr != nil {
-		return fmt.Errorf("write %q to %s: %w", cmd, path, cerr)
-	}
-	return nil
 }

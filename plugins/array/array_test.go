@@ -5,10 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/towerd/towerd/plugins/internal/emhttpd/emhttpdtest"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/plugins/internal/unraid/unraidtest"
 	"github.com/towerd/towerd/sdk"
@@ -21,24 +23,29 @@ const fixtureRoot = "../../testdata/unraid"
 // The fixture array: 2 parity (8 TB) + 4 data disks (3×4 TB, 8 TB) + a
 // cache pool, a non-correcting dual-parity check at 40 %.
 var fixtureArray = schema.Array{
-	State:               "STARTED",
-	NumDisks:            6,
-	NumDataDisks:        4,
-	NumParityDisks:      2,
-	SyncPercent:         40,
-	ParityValid:         true,
-	ParityCheckStatus:   "running",
-	ParityCheckRunning:  true,
-	ParityCheckProgress: 40,
-	TotalBytes:          19527272056 * 1024, // Σ data fsSize KiB
-	UsedBytes:           9128690176 * 1024,
-	FreeBytes:           10398581880 * 1024,
-	UsedPercent:         46.75,
-	SyncAction:          "check P Q",
-	SyncErrors:          0,
-	SyncSpeed:           189952000, // 5565000 KiB in 30 s
-	SyncETA:             25274,     // (7814026584-3125610634) KiB at 185500 KiB/s
+	State:                "STARTED",
+	NumDisks:             6,
+	NumDataDisks:         4,
+	NumParityDisks:       2,
+	SyncPercent:          40,
+	ParityValid:          true,
+	ParityCheckStatus:    "running",
+	ParityCheckRunning:   true,
+	ParityCheckProgress:  40,
+	TotalBytes:           19527272056 * 1024, // Σ data fsSize KiB
+	UsedBytes:            9128690176 * 1024,
+	FreeBytes:            10398581880 * 1024,
+	UsedPercent:          46.75,
+	SyncAction:           "check P Q",
+	SyncErrors:           0,
+	SyncSpeed:            ptr("190.0 MB/s"),
+	SyncETA:              ptr("7h 1m"),
+	SyncSpeedBytesPerSec: 189952000, // 5565000 KiB in 30 s
+	SyncETASeconds:       25274,     // (7814026584-3125610634) KiB at 185500 KiB/s
+	TotalDisks:           6,
 }
+
+func ptr(s string) *string { return &s }
 
 func TestCollectFixture(t *testing.T) {
 	c := newCollector()
@@ -54,7 +61,7 @@ func TestCollectFixture(t *testing.T) {
 		t.Errorf("timestamp %v not set to now", a.Timestamp)
 	}
 	a.Timestamp = time.Time{}
-	if a != fixtureArray {
+	if !reflect.DeepEqual(a, fixtureArray) {
 		t.Errorf("array =\n%+v\nwant\n%+v", a, fixtureArray)
 	}
 }
@@ -220,7 +227,7 @@ func TestPluginProcess(t *testing.T) {
 					t.Errorf("collect took %v", d)
 				}
 				a.Timestamp = time.Time{}
-				if a != tc.want {
+				if !reflect.DeepEqual(a, tc.want) {
 					t.Errorf("collect %d =\n%+v\nwant\n%+v", i, a, tc.want)
 				}
 				for _, key := range []string{`"state"`, `"parity_check_status"`, `"num_disks"`, `"total_bytes"`, `"used_percent"`} {
@@ -331,5 +338,82 @@ func write(t *testing.T, root, rel, content string) {
 	}
 	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestArrayControlThroughEmhttpd runs the plugin process against a
+// stand-in emhttpd under a temporary root: the exact request of each
+// action, the csrf_token read fresh each time, the state checks (nothing
+// is sent on a 409), a non-200 answer, and the /proc/mdcmd fallback
+// where there is no socket.
+func TestArrayControlThroughEmhttpd(t *testing.T) {
+	bin := plugintest.Build(t, "github.com/towerd/towerd/plugins/array")
+	p := plugintest.Start(t, bin)
+	ctx := context.Background()
+	root := t.TempDir()
+	srv := emhttpdtest.Start(t, root)
+	unraidtest.Configure(t, p, sdk.Config{Root: root})
+	setVar := func(state, token string) {
+		write(t, root, unraid.VarIni, "version=\"7.3.1\"\nmdState=\""+state+"\"\ncsrf_token=\""+token+"\"\n")
+	}
+	steps := []struct {
+		state, token string
+		action       sdk.Action
+		wantErr      error
+		wantLine     string // "" = nothing sent
+	}{
+		{"STOPPED", "0A1B2C3D4E5F6071", sdk.Action{Name: ActArrayStop}, sdk.ErrConflict, ""},
+		{"STOPPED", "0A1B2C3D4E5F6071", sdk.Action{Name: ActArrayStart}, nil,
+			"GET /update.htm?cmdStart=Start&csrf_token=0A1B2C3D4E5F6071&startState=STOPPED HTTP/1.1"},
+		{"STARTED", "99AA88BB77CC66DD", sdk.Action{Name: ActArrayStart}, sdk.ErrConflict, ""},
+		{"STARTED", "99AA88BB77CC66DD", sdk.Action{Name: ActArrayStop}, nil,
+			"GET /update.htm?cmdStop=Stop&csrf_token=99AA88BB77CC66DD&startState=STARTED HTTP/1.1"},
+		{"NEW_ARRAY", "99AA88BB77CC66DD", sdk.Action{Name: ActArrayStart}, sdk.ErrConflict, ""},
+		{"STARTED", "1234", sdk.Action{Name: ActClearDiskStats, Params: map[string]string{"confirm": "true"}}, nil,
+			"GET /update.htm?clearStatistics=true&csrf_token=1234 HTTP/1.1"},
+		{"STARTED", "1234", sdk.Action{Name: ActClearDiskStats, Params: map[string]string{"everything": "true"}}, sdk.ErrInvalidArgument, ""},
+	}
+	for i, st := range steps {
+		setVar(st.state, st.token)
+		before := len(srv.Lines())
+		msg, err := p.Act(ctx, st.action)
+		if !errors.Is(err, st.wantErr) || (st.wantErr == nil) != (err == nil) {
+			t.Fatalf("step %d %s (%s): err %v, want %v", i, st.action.Name, st.state, err, st.wantErr)
+		}
+		lines := srv.Lines()[before:]
+		switch {
+		case st.wantLine == "" && len(lines) != 0:
+			t.Errorf("step %d: sent %q although refused", i, lines)
+		case st.wantLine != "" && (len(lines) != 1 || lines[0] != st.wantLine):
+			t.Errorf("step %d %s: emhttpd got %q, want %q", i, st.action.Name, lines, st.wantLine)
+		case err == nil && msg == "":
+			t.Errorf("step %d: empty message", i)
+		}
+	}
+
+	srv.SetStatus(500)
+	setVar("STARTED", "1234")
+	_, err := p.Act(ctx, sdk.Action{Name: ActArrayStop})
+	if err == nil || !strings.Contains(err.Error(), "500") || errors.Is(err, sdk.ErrConflict) || errors.Is(err, sdk.ErrUnavailable) {
+		t.Errorf("emhttpd answering 500: err %v, want a plain failure naming the status", err)
+	}
+
+	// No socket: start/stop fall back to /proc/mdcmd; clearing cannot.
+	bare := t.TempDir()
+	unraidtest.Configure(t, p, sdk.Config{Root: bare})
+	write(t, bare, unraid.VarIni, "mdState=\"STOPPED\"\ncsrf_token=\"AB\"\n")
+	if _, err := p.Act(ctx, sdk.Action{Name: ActArrayStart}); !errors.Is(err, sdk.ErrUnavailable) {
+		t.Errorf("no socket, no mdcmd: %v, want unavailable", err)
+	}
+	write(t, bare, unraid.MdCmd, "")
+	if msg, err := p.Act(ctx, sdk.Action{Name: ActArrayStart}); err != nil || !strings.Contains(msg, "mdcmd") {
+		t.Errorf("mdcmd fallback: %q %v", msg, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(bare, unraid.MdCmd)); string(b) != "start\n" {
+		t.Errorf("mdcmd got %q, want start", b)
+	}
+	_, err = p.Act(ctx, sdk.Action{Name: ActClearDiskStats})
+	if !errors.Is(err, sdk.ErrUnavailable) || !strings.Contains(err.Error(), "emhttpd socket not found") {
+		t.Errorf("clear stats without a socket: %v", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -106,6 +107,7 @@ func build(v unraid.Var, haveVar bool, slots []unraid.Slot) schema.Array {
 	if slots == nil {
 		a.NumDisks = int(v.MdNumDisks)
 	}
+	a.TotalDisks = a.NumDisks
 	a.UsedPercent = unraid.Percent(a.UsedBytes, a.TotalBytes)
 
 	a.ParityValid = a.NumParityDisks > 0 && v.MdNumInvalid == 0 && !parityBad
@@ -119,8 +121,12 @@ func build(v unraid.Var, haveVar bool, slots []unraid.Slot) schema.Array {
 	a.ParityCheckRunning = p.status == "running"
 	a.ParityCheckProgress = p.progress
 	a.SyncAction = p.action
-	a.SyncSpeed = p.speed
-	a.SyncETA = p.eta
+	a.SyncSpeedBytesPerSec = p.speed
+	a.SyncETASeconds = p.eta
+	if p.status != "idle" && p.status != "paused" && p.speed > 0 {
+		speed, eta := units.Rate(p.speed), units.Duration(p.eta)
+		a.SyncSpeed, a.SyncETA = &speed, &eta
+	}
 	switch {
 	case p.status != "idle":
 		a.SyncPercent = p.progress

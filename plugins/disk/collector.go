@@ -76,8 +76,9 @@ func (c *collector) Describe() sdk.Info {
 		Name:            "disk",
 		Version:         sdk.Version,
 		Topic:           schema.TopicDisks,
-		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl",
+		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl; spin up/down through emhttpd",
 		DefaultInterval: 30 * time.Second,
+		Actions:         []string{ActSpinUp, ActSpinDown},
 	}
 }
 
@@ -163,6 +164,7 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 		}
 		disks = append(disks, d)
 	}
+	disks = append(disks, c.pseudo(now)...)
 	for dev := range c.prev {
 		if !seen[dev] {
 			delete(c.prev, dev)
@@ -230,6 +232,10 @@ func (c *collector) disk(ctx context.Context, now time.Time, s unraid.Slot, v un
 		}
 		if sm.info.Serial != "" {
 			d.SerialNumber = sm.info.Serial
+		}
+		if r := sm.info.RotationRate; r != nil {
+			d.SMARTAttributes = map[string]schema.SMARTAttribute{
+				"rotation_rate": {Name: "rotation_rate", RawValue: strconv.Itoa(*r)}}
 		}
 	}
 

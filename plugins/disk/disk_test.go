@@ -5,6 +5,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -24,20 +26,20 @@ const smartDir = "usr/share/towerd-fixture/smartctl"
 // never queried, so its SMART fields stay UNKNOWN/0; disk5 is an empty slot
 // and absent; flash is not SMART-queried.
 var fixtureDisks = []schema.Disk{
-	{ID: "parity", Device: "sdb", Name: "parity", Role: "parity", Status: "DISK_OK", Model: "WDC WD80EFAX-68KNBN0", SerialNumber: "VAGK1A2B",
+	{ID: "parity", SMARTAttributes: rot(5400), Device: "sdb", Name: "parity", Role: "parity", Status: "DISK_OK", Model: "WDC WD80EFAX-68KNBN0", SerialNumber: "VAGK1A2B",
 		SizeBytes: 7814026584 * 1024, TemperatureCelsius: 34, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "active",
 		SMARTStatus: "PASSED", SMARTErrors: 0, PowerOnHours: 31245, PowerCycleCount: 112, SpindownDelay: 60,
 		ReadBytes: 15628053168 * 512, WriteBytes: 15628053168 * 512, ReadOps: 118234001, WriteOps: 2209876},
-	{ID: "parity2", Device: "sdc", Name: "parity2", Role: "parity2", Status: "DISK_OK", Model: "ST8000VN004-2M2101", SerialNumber: "WSD0A1B2",
+	{ID: "parity2", SMARTAttributes: rot(7200), Device: "sdc", Name: "parity2", Role: "parity2", Status: "DISK_OK", Model: "ST8000VN004-2M2101", SerialNumber: "WSD0A1B2",
 		SizeBytes: 7814026584 * 1024, TemperatureCelsius: 35, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "active",
 		SMARTStatus: "PASSED", PowerOnHours: 22011, PowerCycleCount: 87, SpindownDelay: 60,
 		ReadBytes: 15628053168 * 512, WriteBytes: 15628053168 * 512, ReadOps: 118230555, WriteOps: 2209880},
-	{ID: "disk1", Device: "sdd", Name: "disk1", Role: "data", Status: "DISK_OK", Model: "WDC WD40EFRX-68N32N0", SerialNumber: "WD-WCC7K1ABCDEF",
+	{ID: "disk1", SMARTAttributes: rot(5400), Device: "sdd", Name: "disk1", Role: "data", Status: "DISK_OK", Model: "WDC WD40EFRX-68N32N0", SerialNumber: "WD-WCC7K1ABCDEF",
 		SizeBytes: 3907018584 * 1024, UsedBytes: 2441162240 * 1024, FreeBytes: 1463948572 * 1024, UsagePercent: 62.51,
 		TemperatureCelsius: 33, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "active",
 		SMARTStatus: "PASSED", PowerOnHours: 40122, PowerCycleCount: 150, SpindownDelay: 60, Filesystem: "xfs", MountPoint: "/mnt/disk1",
 		ReadBytes: 4882812500 * 512, WriteBytes: 1953125000 * 512, ReadOps: 60211234, WriteOps: 1012345},
-	{ID: "disk2", Device: "sde", Name: "disk2", Role: "data", Status: "DISK_OK", Model: "ST4000VN008-2DR166", SerialNumber: "ZGY0ABCD",
+	{ID: "disk2", SMARTAttributes: rot(5980), Device: "sde", Name: "disk2", Role: "data", Status: "DISK_OK", Model: "ST4000VN008-2DR166", SerialNumber: "ZGY0ABCD",
 		SizeBytes: 3907018584 * 1024, UsedBytes: 3513497600 * 1024, FreeBytes: 391613212 * 1024, UsagePercent: 89.97,
 		TemperatureCelsius: 41, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "active",
 		SMARTStatus: "FAILED", SMARTErrors: 12, PowerOnHours: 51877, PowerCycleCount: 203, SpindownDelay: 30, Filesystem: "xfs", MountPoint: "/mnt/disk2",
@@ -47,7 +49,7 @@ var fixtureDisks = []schema.Disk{
 		TemperatureCelsius: 0, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "standby",
 		SMARTStatus: "UNKNOWN", SpindownDelay: 60, Filesystem: "xfs", MountPoint: "/mnt/disk3",
 		ReadBytes: 976562500 * 512, WriteBytes: 244140625 * 512, ReadOps: 20001000, WriteOps: 120034},
-	{ID: "disk4", Device: "sdg", Name: "disk4", Role: "data", Status: "DISK_OK", Model: "TOSHIBA HDWG180", SerialNumber: "X0L0A0ABCDE",
+	{ID: "disk4", SMARTAttributes: rot(7200), Device: "sdg", Name: "disk4", Role: "data", Status: "DISK_OK", Model: "TOSHIBA HDWG180", SerialNumber: "X0L0A0ABCDE",
 		SizeBytes: 7814026584 * 1024, UsedBytes: 1953484800 * 1024, FreeBytes: 5858454820 * 1024, UsagePercent: 25.01,
 		TemperatureCelsius: 36, TempWarningCelsius: 45, TempCriticalCelsius: 55, SpinState: "active",
 		SMARTStatus: "PASSED", PowerOnHours: 15333, PowerCycleCount: 61, SpindownDelay: 60, Filesystem: "xfs", MountPoint: "/mnt/disk4",
@@ -64,8 +66,15 @@ var fixtureDisks = []schema.Disk{
 		ReadBytes: 1048576 * 512, WriteBytes: 262144 * 512, ReadOps: 52345, WriteOps: 8123},
 }
 
+func intp(n int) *int { return &n }
+
+func rot(rpm int) map[string]schema.SMARTAttribute {
+	return map[string]schema.SMARTAttribute{"rotation_rate": {Name: "rotation_rate", RawValue: strconv.Itoa(rpm)}}
+}
+
 func compareDisks(t *testing.T, got, want []schema.Disk) {
 	t.Helper()
+	got = checkPseudo(t, got)
 	if len(got) != len(want) {
 		t.Fatalf("%d disks, want %d: %+v", len(got), len(want), got)
 	}
@@ -75,10 +84,36 @@ func compareDisks(t *testing.T, got, want []schema.Disk) {
 			t.Errorf("%s: no timestamp", g.ID)
 		}
 		g.Timestamp = time.Time{}
-		if g != want[i] {
+		if !reflect.DeepEqual(g, want[i]) {
 			t.Errorf("disk %d:\n got %+v\nwant %+v", i, g, want[i])
 		}
 	}
+}
+
+// checkPseudo checks the docker_vdisk and log pseudo-disks at the end of
+// a fixture list (mounted per the fixture's proc/mounts; their sizes come
+// from statfs on the host, so only their consistency is checked) and
+// returns the list without them.
+func checkPseudo(t *testing.T, got []schema.Disk) []schema.Disk {
+	t.Helper()
+	if len(got) < 2 {
+		t.Fatalf("%d disks, want the pseudo-disks too", len(got))
+	}
+	tail := got[len(got)-2:]
+	for i, want := range []schema.Disk{
+		{ID: "docker_vdisk", Name: "docker_vdisk", Role: "docker_vdisk", Device: "loop2", Filesystem: "btrfs", MountPoint: "/var/lib/docker"},
+		{ID: "log", Name: "log", Role: "log", Filesystem: "tmpfs", MountPoint: "/var/log"},
+	} {
+		g := tail[i]
+		if g.ID != want.ID || g.Name != want.Name || g.Role != want.Role || g.Device != want.Device ||
+			g.Filesystem != want.Filesystem || g.MountPoint != want.MountPoint || g.SpinState != "active" {
+			t.Errorf("pseudo-disk %d = %+v, want %+v", i, g, want)
+		}
+		if g.TotalBytes == 0 || g.TotalBytes != g.SizeBytes || g.UsedBytes+g.FreeBytes != g.TotalBytes {
+			t.Errorf("%s sizes inconsistent: %+v", g.ID, g)
+		}
+	}
+	return got[:len(got)-2]
 }
 
 // TestPluginFixture runs the plugin process on the fixture tree with the
@@ -310,7 +345,7 @@ func TestEdgeCases(t *testing.T) {
 		{"global hot from dynamix.cfg", byID["disk1"].TempWarningCelsius, 40.0},
 		{"global max from dynamix.cfg", byID["disk1"].TempCriticalCelsius, 50.0},
 		{"per-disk warning wins", byID["cache"].TempWarningCelsius, 50.0},
-		{"empty slot left out", len(byID), 8},
+		{"empty slot left out (+2 pseudo-disks)", len(byID), 10},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
@@ -336,7 +371,7 @@ func TestMissingSources(t *testing.T) {
 		c, _ := newTestCollector(t, unraidtest.FixtureRoot(t), "smartctl_path", "/nonexistent/smartctl")
 		out, _ := c.Collect(context.Background())
 		disks := out.([]schema.Disk)
-		if len(disks) != 8 {
+		if len(disks) != 10 { // 8 slots + docker_vdisk + log
 			t.Fatalf("%d disks", len(disks))
 		}
 		for _, d := range disks {
@@ -383,8 +418,8 @@ func TestParseSmartCaptures(t *testing.T) {
 		want smartInfo
 		err  string
 	}{
-		{"sdb.json", smartInfo{Status: "PASSED", PowerOnHours: 31245, PowerCycleCount: 112, Temperature: 34, Model: "WDC WD80EFAX-68KNBN0", Serial: "VAGK1A2B"}, ""},
-		{"sde.json", smartInfo{Status: "FAILED", Errors: 12, PowerOnHours: 51877, PowerCycleCount: 203, Temperature: 41, Model: "ST4000VN008-2DR166", Serial: "ZGY0ABCD"}, ""},
+		{"sdb.json", smartInfo{Status: "PASSED", PowerOnHours: 31245, PowerCycleCount: 112, Temperature: 34, Model: "WDC WD80EFAX-68KNBN0", Serial: "VAGK1A2B", RotationRate: intp(5400)}, ""},
+		{"sde.json", smartInfo{Status: "FAILED", Errors: 12, PowerOnHours: 51877, PowerCycleCount: 203, Temperature: 41, Model: "ST4000VN008-2DR166", Serial: "ZGY0ABCD", RotationRate: intp(5980)}, ""},
 		{"nvme0n1.json", smartInfo{Status: "PASSED", PowerOnHours: 15012, PowerCycleCount: 61, Temperature: 42, Model: "Samsung SSD 970 EVO Plus 1TB", Serial: "S4EWNX0R123456A"}, ""},
 		{"standby.json", smartInfo{}, errStandby.Error()},
 		{"nodevice.json", smartInfo{}, "No such device"},
@@ -402,7 +437,7 @@ func TestParseSmartCaptures(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || got != tc.want {
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got %+v, %v\nwant %+v", got, err, tc.want)
 			}
 		})
@@ -509,4 +544,19 @@ func readLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+func FuzzUnescapeMount(f *testing.F) {
+	for _, s := range []string{`/mnt/disks/My\040Disk`, `\`, `\04`, `\777x`, "/var/log"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := unescapeMount(s)
+		if !strings.Contains(s, `\`) && out != s {
+			t.Fatalf("%q changed to %q without an escape", s, out)
+		}
+		if len(out) > len(s) {
+			t.Fatalf("%q grew to %q", s, out)
+		}
+	})
 }

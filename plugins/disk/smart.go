@@ -21,6 +21,7 @@ type smartInfo struct {
 	Temperature     float64
 	Model           string
 	Serial          string
+	RotationRate    *int // rpm; 0 = solid state; nil when not reported (NVMe)
 }
 
 // smartctl's JSON output, the fields used (smartmontools >= 7.0).
@@ -44,6 +45,7 @@ type smartJSON struct {
 		Hours int64 `json:"hours"`
 	} `json:"power_on_time"`
 	PowerCycleCount int64 `json:"power_cycle_count"`
+	RotationRate    *int  `json:"rotation_rate"`
 	Temperature     struct {
 		Current float64 `json:"current"`
 	} `json:"temperature"`
@@ -99,6 +101,7 @@ func parseSmart(out []byte) (smartInfo, error) {
 		Model:           j.ModelName,
 		Serial:          j.SerialNumber,
 		Errors:          max(j.ATAErrorLog.Summary.Count, 0),
+		RotationRate:    j.RotationRate,
 	}
 	if j.SmartStatus != nil && j.SmartStatus.Passed != nil {
 		info.Status = "FAILED"

@@ -38,7 +38,9 @@ var actions = map[string]func(ctx context.Context, cli *client.Client, id string
 }
 
 // actionNames lists the actions in the order Describe reports them.
-func actionNames() []string { return []string{"start", "stop", "restart", "pause", "unpause"} }
+func actionNames() []string {
+	return []string{"start", "stop", "restart", "pause", "unpause", "autostart", "remove"}
+}
 
 // containerRef accepts what the REST API may pass as {id}: a container ID
 // (12 or 64 lower-case hex digits; any hex prefix is also a valid name) or
@@ -61,13 +63,18 @@ func timeoutParam(p map[string]string) *int {
 // are checked before anything is sent to the daemon.
 func (c *collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 	do, ok := actions[a.Name]
-	if !ok {
+	manage := a.Name == "autostart" || a.Name == "remove"
+	if !ok && !manage {
 		return "", fmt.Errorf("%w: docker action %q (want one of %v)", sdk.ErrUnsupported, a.Name, actionNames())
 	}
 	if !validContainerRef(a.Target) {
 		return "", fmt.Errorf("%w: container id %q: want 12 or 64 hex digits or a container name", sdk.ErrInvalidArgument, a.Target)
 	}
-	if t, ok := a.Params["timeout"]; ok && timeoutParam(a.Params) == nil {
+	if manage {
+		if err := checkManageParams(a); err != nil {
+			return "", err
+		}
+	} else if t, ok := a.Params["timeout"]; ok && timeoutParam(a.Params) == nil {
 		return "", fmt.Errorf("%w: timeout %q: want 0-600 seconds", sdk.ErrInvalidArgument, t)
 	}
 	c.mu.Lock()
@@ -75,6 +82,12 @@ func (c *collector) Act(ctx context.Context, a sdk.Action) (string, error) {
 	c.mu.Unlock()
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", sdk.ErrUnavailable, err)
+	}
+	switch a.Name {
+	case "autostart":
+		return c.setAutostart(ctx, cli, a)
+	case "remove":
+		return c.remove(ctx, cli, a)
 	}
 	if err := do(ctx, cli, a.Target, a.Params); err != nil {
 		return "", classify(a, err)

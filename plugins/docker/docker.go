@@ -164,6 +164,7 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 			cur := cpuSampleOf(d.stats)
 			if p, ok := c.prev[s.ID]; ok {
 				item.CPUPercent = cpuPercent(p, cur)
+				item.NetworkRxBytesPerSec, item.NetworkTxBytesPerSec = netRates(p, cur)
 			}
 			c.prev[s.ID] = cur
 			seen[s.ID] = true

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/hashicorp/go-hclog"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
@@ -60,12 +62,12 @@ func TestCPUPercent(t *testing.T) {
 		prev, cur cpuSample
 		want      float64
 	}{
-		{"half of one cpu on 2 cpus", cpuSample{1e9, 100e9, 2}, cpuSample{1.5e9, 102e9, 2}, 50},
-		{"idle", cpuSample{1e9, 100e9, 2}, cpuSample{1e9, 102e9, 2}, 0},
-		{"two full cpus", cpuSample{0, 0, 2}, cpuSample{2e9, 2e9, 2}, 200},
-		{"counter reset after restart", cpuSample{5e9, 100e9, 2}, cpuSample{1e6, 102e9, 2}, 0},
-		{"no system delta", cpuSample{1, 100, 2}, cpuSample{2, 100, 2}, 0},
-		{"no cpu count", cpuSample{1, 100, 0}, cpuSample{2, 200, 0}, 0},
+		{"half of one cpu on 2 cpus", cpuSample{container: 1e9, system: 100e9, cpus: 2}, cpuSample{container: 1.5e9, system: 102e9, cpus: 2}, 50},
+		{"idle", cpuSample{container: 1e9, system: 100e9, cpus: 2}, cpuSample{container: 1e9, system: 102e9, cpus: 2}, 0},
+		{"two full cpus", cpuSample{container: 0, system: 0, cpus: 2}, cpuSample{container: 2e9, system: 2e9, cpus: 2}, 200},
+		{"counter reset after restart", cpuSample{container: 5e9, system: 100e9, cpus: 2}, cpuSample{container: 1e6, system: 102e9, cpus: 2}, 0},
+		{"no system delta", cpuSample{container: 1, system: 100, cpus: 2}, cpuSample{container: 2, system: 100, cpus: 2}, 0},
+		{"no cpu count", cpuSample{container: 1, system: 100, cpus: 0}, cpuSample{container: 2, system: 200, cpus: 0}, 0},
 	} {
 		if got := cpuPercent(tc.prev, tc.cur); got != tc.want {
 			t.Errorf("%s: cpuPercent = %v, want %v", tc.name, got, tc.want)
@@ -136,11 +138,49 @@ func TestDecodeStatsCaptured(t *testing.T) {
 		t.Error("network rx 0, the capture has eth0 traffic")
 	}
 	s := cpuSampleOf(st)
-	if s.container == 0 || s.system == 0 || s.cpus == 0 {
+	if s.container == 0 || s.system == 0 || s.cpus == 0 || s.rx == 0 || s.read.IsZero() {
 		t.Errorf("cpu sample %+v has zeros", s)
 	}
 	if _, err := decodeStats(strings.NewReader("{")); err == nil {
 		t.Error("truncated JSON accepted")
+	}
+}
+
+func TestEditAutostart(t *testing.T) {
+	for _, tc := range []struct {
+		old, name string
+		enable    bool
+		want      string
+		changed   bool
+	}{
+		{"", "plex", true, "plex\n", true},
+		{"plex 30\nsonarr\n", "radarr", true, "plex 30\nsonarr\nradarr\n", true},
+		{"plex 30\nsonarr", "radarr", true, "plex 30\nsonarr\nradarr\n", true},
+		{"plex 30\nsonarr\n", "plex", true, "plex 30\nsonarr\n", false},
+		{"plex 30\nsonarr\nradarr\n", "sonarr", false, "plex 30\nradarr\n", true},
+		{"plex 30\nsonarr\n", "plex", false, "sonarr\n", true},
+		{"plex 30\n", "plex", false, "", true},
+		{"plex 30\n", "sonarr", false, "plex 30\n", false},
+		{"plexpass\n", "plex", true, "plexpass\nplex\n", true},
+	} {
+		got, changed := editAutostart([]byte(tc.old), tc.name, tc.enable)
+		if string(got) != tc.want || changed != tc.changed {
+			t.Errorf("edit(%q, %s, %v) = %q,%v; want %q,%v", tc.old, tc.name, tc.enable, got, changed, tc.want, tc.changed)
+		}
+	}
+}
+
+func TestNetRates(t *testing.T) {
+	t0 := time.Now()
+	prev := cpuSample{rx: 1000, tx: 500, read: t0}
+	if rx, tx := netRates(prev, cpuSample{rx: 3000, tx: 1500, read: t0.Add(2 * time.Second)}); rx != 1000 || tx != 500 {
+		t.Errorf("rates %v %v, want 1000 500", rx, tx)
+	}
+	if rx, tx := netRates(prev, cpuSample{rx: 10, tx: 10, read: t0.Add(time.Second)}); rx != 0 || tx != 0 {
+		t.Errorf("after a counter reset: %v %v, want 0", rx, tx)
+	}
+	if rx, _ := netRates(prev, cpuSample{rx: 5000, read: t0}); rx != 0 {
+		t.Errorf("no time between samples: %v", rx)
 	}
 }
 
@@ -226,7 +266,7 @@ func TestDescribe(t *testing.T) {
 	if info.Name != "docker" || info.Topic != "container_list_update" || info.DefaultInterval != 10*time.Second {
 		t.Errorf("Describe = %+v", info)
 	}
-	if strings.Join(info.Actions, ",") != "start,stop,restart,pause,unpause" {
+	if strings.Join(info.Actions, ",") != "start,stop,restart,pause,unpause,autostart,remove" {
 		t.Errorf("actions %v", info.Actions)
 	}
 }
@@ -246,6 +286,19 @@ func TestListFieldsAndStats(t *testing.T) {
 		w := got[pre+"web"]
 		return w.NetworkRxBytes > 0 && w.NetworkTxBytes > 0 && w.CPUPercent > 0
 	}, "running container never showed network traffic and CPU: %+v", got[pre+"web"])
+
+	// Home Assistant reads the rates and lowercases state: both always sent.
+	var raw []map[string]any
+	if err := json.Unmarshal(p.CollectJSON(t, &[]schema.Container{}), &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range raw {
+		_, rx := c["network_rx_bytes_per_sec"].(float64)
+		_, tx := c["network_tx_bytes_per_sec"].(float64)
+		if st, ok := c["state"].(string); !ok || st == "" || !rx || !tx {
+			t.Errorf("container %v: state %v, rates %v/%v", c["name"], c["state"], c["network_rx_bytes_per_sec"], c["network_tx_bytes_per_sec"])
+		}
+	}
 
 	web := got[pre+"web"]
 	if web.ID != idRun[:12] || !hex12.MatchString(web.ID) {
@@ -354,6 +407,15 @@ func TestActErrors(t *testing.T) {
 		{"start", "0123456789ab", nil, sdk.ErrNotFound},
 		{"start", "tw-no-such-container", nil, sdk.ErrNotFound},
 		{"unpause", name, nil, sdk.ErrConflict}, // not running
+		{"autostart", name, nil, sdk.ErrInvalidArgument},
+		{"autostart", name, map[string]string{"enabled": "maybe"}, sdk.ErrInvalidArgument},
+		{"autostart", name, map[string]string{"enabled": "true", "timeout": "5"}, sdk.ErrInvalidArgument},
+		{"autostart", "tw-no-such-container", map[string]string{"enabled": "true"}, sdk.ErrNotFound},
+		{"autostart", name, map[string]string{"enabled": "true"}, sdk.ErrUnavailable}, // no var/lib/docker under the root
+		{"remove", name, nil, sdk.ErrInvalidArgument},
+		{"remove", name, map[string]string{"confirm": "false"}, sdk.ErrInvalidArgument},
+		{"remove", name, map[string]string{"confirm": "true", "remove_image": "perhaps"}, sdk.ErrInvalidArgument},
+		{"remove", "tw-no-such-container", map[string]string{"confirm": "true"}, sdk.ErrNotFound},
 	} {
 		_, err := p.Act(context.Background(), sdk.Action{Name: tc.action, Target: tc.target, Params: tc.params})
 		if !errors.Is(err, tc.want) {
@@ -508,4 +570,115 @@ func TestLogsOutageOnce(t *testing.T) {
 	if err := c.Configure(ctx, sdk.Config{Options: map[string]string{"stats_concurrency": "0"}}); !errors.Is(err, sdk.ErrInvalidArgument) {
 		t.Errorf("stats_concurrency 0: %v", err)
 	}
+}
+
+// TestAutostartAndRemove drives the Unraid controls against the real
+// engine: autostart edits <root>/var/lib/docker/unraid-autostart keeping
+// the order of the other lines, and the next collect reports it; remove
+// needs confirm, force-removes a running container and, with
+// remove_image, its image.
+func TestAutostartAndRemove(t *testing.T) {
+	needEngine(t)
+	root := t.TempDir()
+	file := filepath.Join(root, "var/lib/docker/unraid-autostart")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("plex 30\nsonarr\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := "tw-auto-" + eng.run
+	id := eng.create(t, spec{name: name, state: "running"})
+	p := plugintest.Start(t, plugintest.Build(t, ".", "docker"), "DOCKER_HOST="+eng.host)
+	ctx := context.Background()
+	if err := p.Configure(ctx, sdk.Config{Root: root}); err != nil {
+		t.Fatal(err)
+	}
+	fileIs := func(want string) {
+		t.Helper()
+		b, err := os.ReadFile(file)
+		if err != nil || string(b) != want {
+			t.Fatalf("unraid-autostart = %q (%v), want %q", b, err, want)
+		}
+	}
+	if collect(t, p)[name].Autostart {
+		t.Error("autostart true before it was enabled")
+	}
+	msg, err := p.Act(ctx, sdk.Action{Name: "autostart", Target: id[:12], Params: map[string]string{"enabled": "true", "confirm": "true"}})
+	if err != nil || !strings.Contains(msg, "enabled") {
+		t.Fatalf("enable: %q %v", msg, err)
+	}
+	fileIs("plex 30\nsonarr\n" + name + "\n")
+	if !collect(t, p)[name].Autostart {
+		t.Error("collect after enabling: autostart false")
+	}
+	if _, err := p.Act(ctx, sdk.Action{Name: "autostart", Target: name, Params: map[string]string{"enabled": "true"}}); err != nil {
+		t.Fatal(err)
+	}
+	fileIs("plex 30\nsonarr\n" + name + "\n") // enabling twice adds no second line
+	if _, err := p.Act(ctx, sdk.Action{Name: "autostart", Target: name, Params: map[string]string{"enabled": "false"}}); err != nil {
+		t.Fatal(err)
+	}
+	fileIs("plex 30\nsonarr\n")
+	if collect(t, p)[name].Autostart {
+		t.Error("collect after disabling: autostart true")
+	}
+
+	// remove: a running container, then one made from its own tag with
+	// remove_image (only that tag goes; the shared test image stays).
+	if _, err := p.Act(ctx, sdk.Action{Name: "remove", Target: name}); !errors.Is(err, sdk.ErrInvalidArgument) {
+		t.Fatalf("remove without confirm: %v", err)
+	}
+	if msg, err := p.Act(ctx, sdk.Action{Name: "remove", Target: name, Params: map[string]string{"confirm": "true"}}); err != nil || !strings.Contains(msg, "removed") {
+		t.Fatalf("remove: %q %v", msg, err)
+	}
+	if _, err := eng.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("container still there after remove: %v", err)
+	}
+	tag := "towerd-test/rmme:" + eng.run
+	if _, err := eng.cli.ImageTag(ctx, client.ImageTagOptions{Source: testImage, Target: tag}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = eng.cli.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{}) })
+	name2 := name + "-img"
+	eng.create(t, spec{name: name2, state: "exited", image: tag})
+	msg, err = p.Act(ctx, sdk.Action{Name: "remove", Target: name2, Params: map[string]string{"confirm": "true", "remove_image": "true"}})
+	if err != nil || !strings.Contains(msg, "with image "+tag) {
+		t.Fatalf("remove with image: %q %v", msg, err)
+	}
+	if _, err := eng.cli.ImageInspect(ctx, tag); !cerrdefs.IsNotFound(err) {
+		t.Errorf("image tag %s still there: %v", tag, err)
+	}
+	if _, err := eng.cli.ImageInspect(ctx, testImage); err != nil {
+		t.Errorf("the shared test image went too: %v", err)
+	}
+	if _, ok := collect(t, p)[name]; ok {
+		t.Error("removed container still listed")
+	}
+}
+
+// Editing never loses or reorders other lines, and enabling then
+// disabling a name leaves no line for it.
+func FuzzEditAutostart(f *testing.F) {
+	f.Add("plex 30\nsonarr\n", "radarr")
+	f.Add("", "a")
+	f.Add("a\n\nb\n", "a")
+	f.Fuzz(func(t *testing.T, old, name string) {
+		if !validContainerRef(name) {
+			return
+		}
+		on, _ := editAutostart([]byte(old), name, true)
+		if !parseAutostart(on)[name] {
+			t.Fatalf("enable %q in %q: %q", name, old, on)
+		}
+		off, _ := editAutostart(on, name, false)
+		if parseAutostart(off)[name] {
+			t.Fatalf("disable %q: %q", name, off)
+		}
+		for other := range parseAutostart([]byte(old)) {
+			if other != name && !parseAutostart(off)[other] {
+				t.Fatalf("lost %q: %q -> %q", other, old, off)
+			}
+		}
+	})
 }

@@ -209,6 +209,7 @@ type spec struct {
 	name    string
 	publish bool   // publish 80/tcp on a random loopback port, expose 53/udp
 	state   string // "running", "exited" (created, never started) or "paused"
+	image   string // default testImage
 }
 
 // create makes a container labelled for this run; the test removes it.
@@ -222,8 +223,12 @@ func (e *engine) create(t testing.TB, s spec) string {
 	if e.gateway != "" {
 		script = "ping -c 2 -i 0.2 -W 1 " + e.gateway + " >/dev/null 2>&1; " + script
 	}
+	image := testImage
+	if s.image != "" {
+		image = s.image
+	}
 	cfg := &container.Config{
-		Image:  testImage,
+		Image:  image,
 		Cmd:    []string{"/bin/sh", "-c", script},
 		Labels: map[string]string{testLabel: e.run},
 	}

@@ -27,11 +27,13 @@ type detail struct {
 }
 
 // cpuSample is the cumulative CPU time of a container and of the host at one
-// stats read, both in nanoseconds.
+// stats read, both in nanoseconds, and the network byte counters then.
 type cpuSample struct {
 	container uint64
 	system    uint64
 	cpus      uint32
+	rx, tx    uint64
+	read      time.Time // when the daemon read the sample
 }
 
 // fetchDetails runs inspect (all containers) and a one-shot stats call
@@ -167,7 +169,28 @@ func cpuSampleOf(st *container.StatsResponse) cpuSample {
 	if cpus == 0 {
 		cpus = uint32(len(st.CPUStats.CPUUsage.PercpuUsage))
 	}
-	return cpuSample{container: st.CPUStats.CPUUsage.TotalUsage, system: st.CPUStats.SystemUsage, cpus: cpus}
+	s := cpuSample{container: st.CPUStats.CPUUsage.TotalUsage, system: st.CPUStats.SystemUsage, cpus: cpus, read: st.Read}
+	for _, n := range st.Networks {
+		s.rx += n.RxBytes
+		s.tx += n.TxBytes
+	}
+	return s
+}
+
+// netRates is the network throughput between two samples in bytes/s; a
+// counter reset (restarted container) or no time between them gives 0.
+func netRates(prev, cur cpuSample) (rx, tx float64) {
+	dt := cur.read.Sub(prev.read).Seconds()
+	if dt <= 0 || prev.read.IsZero() {
+		return 0, 0
+	}
+	rate := func(a, b uint64) float64 {
+		if b < a {
+			return 0
+		}
+		return float64(int64(float64(b-a)/dt*100+0.5)) / 100
+	}
+	return rate(prev.rx, cur.rx), rate(prev.tx, cur.tx)
 }
 
 // cpuPercent is the container's share of the host CPU between two samples,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -66,12 +67,13 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 
 func (c *collector) share(s unraid.Share, now time.Time) schema.Share {
 	sh := schema.Share{
-		Name:      s.Name,
-		Path:      "/mnt/user/" + s.Name,
-		Comment:   s.Comment,
-		UseCache:  s.UseCache,
-		CachePool: s.CachePool,
-		Timestamp: now,
+		Name:       s.Name,
+		Path:       "/mnt/user/" + s.Name,
+		Comment:    s.Comment,
+		UseCache:   s.UseCache,
+		CachePool:  s.CachePool,
+		CachePool2: s.CachePool2,
+		Timestamp:  now,
 	}
 	// The flash config fills what shares.ini leaves empty.
 	if cfg, err := unraid.ReadShareConfig(c.root, s.Name); err == nil {
@@ -81,6 +83,19 @@ func (c *collector) share(s unraid.Share, now time.Time) schema.Share {
 		if sh.UseCache == "" {
 			sh.UseCache = cfg.UseCache
 		}
+		sh.Security = cfg.Security
+		if cfg.Export != "" {
+			sh.SMBExport = exported(cfg.Export)
+		}
+		if cfg.ExportNFS != "" {
+			sh.NFSExport = exported(cfg.ExportNFS)
+		}
+	}
+	switch sh.UseCache {
+	case "yes":
+		sh.MoverAction = "cache->array"
+	case "prefer":
+		sh.MoverAction = "array->cache"
 	}
 	sh.Storage = storage(sh.UseCache, sh.CachePool)
 
@@ -113,4 +128,11 @@ func storage(useCache, pool string) string {
 		return "array"
 	}
 	return "array"
+}
+
+// exported reads shareExport/shareExportNFS: "e" (and "eh", exported but
+// hidden) is exported, "-" is not.
+func exported(v string) *bool {
+	b := strings.HasPrefix(v, "e")
+	return &b
 }

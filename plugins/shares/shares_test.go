@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +21,14 @@ import (
 // checked against Statfs separately.
 func fixtureShares(t *testing.T) []schema.Share {
 	t.Helper()
+	yes, no := true, false
+	movers := map[string]string{"yes": "cache->array", "prefer": "array->cache"}
 	share := func(name, comment, use, pool, storage string, usedKiB, freeKiB uint64, pct float64) schema.Share {
 		total := (usedKiB + freeKiB) * 1024
 		return schema.Share{Name: name, Path: "/mnt/user/" + name, SizeBytes: total, TotalBytes: total,
 			UsedBytes: usedKiB * 1024, FreeBytes: freeKiB * 1024, UsagePercent: pct,
-			Comment: comment, UseCache: use, CachePool: pool, Storage: storage}
+			Comment: comment, UseCache: use, CachePool: pool, Storage: storage,
+			Security: "public", SMBExport: &yes, NFSExport: &no, MoverAction: movers[use]}
 	}
 	u, err := unraid.Statfs(filepath.Join(unraidtest.FixtureRoot(t), "mnt/user/isos"))
 	if err != nil {
@@ -32,13 +36,18 @@ func fixtureShares(t *testing.T) []schema.Share {
 	}
 	isos := schema.Share{Name: "isos", Path: "/mnt/user/isos", SizeBytes: u.Total, TotalBytes: u.Total,
 		UsedBytes: u.Used, FreeBytes: u.Free, UsagePercent: u.Percent(),
-		Comment: "ISO images", UseCache: "yes", CachePool: "cache", Storage: "cache+array"}
+		Comment: "ISO images", UseCache: "yes", CachePool: "cache", Storage: "cache+array",
+		Security: "public", SMBExport: &yes, NFSExport: &no, MoverAction: "cache->array"}
+	media := share("media", "Movies, TV and music", "no", "", "array", 8002396416, 4970812252, 61.68)
+	media.Security, media.NFSExport = "secure", &yes
+	system := share("system", "System data", "prefer", "cache", "cache+array", 31457280, 664352508, 4.52)
+	system.Security, system.SMBExport = "private", &no
 	return []schema.Share{
 		share("appdata", "Application data", "only", "cache", "cache", 239009792, 664352508, 26.46),
 		share("domains", "Saved VM instances", "prefer", "cache", "cache+array", 41943040, 664352508, 5.94),
 		isos,
-		share("media", "Movies, TV and music", "no", "", "array", 8002396416, 4970812252, 61.68),
-		share("system", "System data", "prefer", "cache", "cache+array", 31457280, 664352508, 4.52),
+		media,
+		system,
 	}
 }
 
@@ -60,7 +69,7 @@ func compare(t *testing.T, got, want []schema.Share) {
 				t.Errorf("isos statfs sizes inconsistent: %+v", got[i])
 			}
 		}
-		if g != want[i] {
+		if !reflect.DeepEqual(g, want[i]) {
 			t.Errorf("share %d:\n got %+v\nwant %+v", i, g, want[i])
 		}
 	}

@@ -24,6 +24,7 @@ type collector struct {
 	prev     []cpu.TimesStat // per-CPU times of the previous collect
 	prevAll  cpu.TimesStat
 	havePrev bool
+	rapl     rapl
 }
 
 // staticInfo is read once: CPU model and counts, firmware, kernel.
@@ -92,6 +93,9 @@ func (c *collector) Collect(ctx context.Context) (any, error) {
 		out.SwapUsagePercent = round2(sw.UsedPercent)
 	}
 	out.Temperatures, out.CPUTempCelsius, out.MotherboardTempCelsius = readTemperatures(ctx)
+	out.Swappiness = swappiness()
+	out.CPUPowerWatts, out.DRAMPowerWatts = c.rapl.read(time.Now())
+	out.CPUPowerState = powerState(out.CPUMHz)
 	return out, nil
 }
 

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shirou/gopsutil/v4/cpu"
 
@@ -89,6 +91,73 @@ func TestSystemPluginReportsHostAndSensors(t *testing.T) {
 	if s.AgentVersion == "" || s.Version == "" {
 		t.Errorf("versions %q %q", s.Version, s.AgentVersion)
 	}
+	// RAPL: the fixture's counters do not move, so 0 W from the second
+	// collect on (the first has no earlier reading).
+	if first.CPUPowerWatts != nil || s.CPUPowerWatts == nil || *s.CPUPowerWatts != 0 || s.DRAMPowerWatts == nil {
+		t.Errorf("rapl: first %v, then cpu %v dram %v", first.CPUPowerWatts, s.CPUPowerWatts, s.DRAMPowerWatts)
+	}
+	want := schema.CPUPowerState{Governor: "powersave", AvailableGovernors: []string{"performance", "powersave"},
+		Driver: "intel_pstate", MinFreqMHz: 800, MaxFreqMHz: 4700, CurrentFreqMHz: 3300}
+	if s.CPUPowerState == nil || !reflect.DeepEqual(*s.CPUPowerState, want) {
+		t.Errorf("cpu_power_state %+v, want %+v", s.CPUPowerState, want)
+	}
+	if v, ok := readInt("/proc/sys/vm/swappiness"); ok && (s.Swappiness == nil || *s.Swappiness != v) {
+		t.Errorf("swappiness %v, /proc says %d", s.Swappiness, v)
+	}
+}
+
+func readInt(path string) (int, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n, err == nil
+}
+
+// RAPL watts are the change of energy_uj over time, per kind, across a
+// counter wrap; core and uncore are not added to the package.
+func TestRAPL(t *testing.T) {
+	sys := t.TempDir()
+	t.Setenv("HOST_SYS", sys)
+	zone := func(name, kind string, uj, maxRange int) {
+		d := filepath.Join(sys, "class/powercap", name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range map[string]string{"name": kind, "energy_uj": strconv.Itoa(uj), "max_energy_range_uj": strconv.Itoa(maxRange)} {
+			if err := os.WriteFile(filepath.Join(d, f), []byte(v+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var r rapl
+	if cpu, dram := r.read(time.Now()); cpu != nil || dram != nil {
+		t.Errorf("no powercap: %v %v, want nil", cpu, dram)
+	}
+	t0 := time.Now()
+	zone("intel-rapl:0", "package-0", 1_000_000, 10_000_000)
+	zone("intel-rapl:0:0", "core", 500_000, 10_000_000)
+	zone("intel-rapl:0:1", "dram", 9_000_000, 10_000_000)
+	zone("intel-rapl:1", "package-1", 0, 10_000_000)
+	if cpu, dram := r.read(t0); cpu != nil || dram != nil {
+		t.Errorf("first reading: %v %v, want nil", cpu, dram)
+	}
+	zone("intel-rapl:0", "package-0", 500_000, 10_000_000) // wraps: +9.5 J
+	zone("intel-rapl:0:0", "core", 9_500_000, 10_000_000)
+	zone("intel-rapl:0:1", "dram", 1_000_000, 10_000_000) // wraps: +2 J
+	zone("intel-rapl:1", "package-1", 20_000_000, 30_000_000)
+	cpu, dram := r.read(t0.Add(2 * time.Second))
+	if cpu == nil || dram == nil || *cpu != 4.75+10 || *dram != 1 {
+		t.Errorf("cpu %v dram %v, want 14.75 W (two packages) and 1 W", deref(cpu), deref(dram))
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // With no hwmon at all (this machine), lists are empty, not null, and

@@ -32,7 +32,25 @@ var vmName = regexp.MustCompile(`^[A-Za-z0-9_ ]([A-Za-z0-9_ .-]{0,251}[A-Za-z0-9
 
 func validVMName(s string) bool { return vmName.MatchString(s) }
 
-// Act runs a control action on the domain named a.Target. The action and
+// vmUUID is a domain UUID as the vm payload's id shows it (with dashes)
+// or as the reference agent sent it (32 hex digits). Home Assistant's
+// buttons post the id, its switch the name.
+var vmUUID = regexp.MustCompile(`^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32})$`)
+
+// lookup finds a domain by UUID when the target looks like one (then by
+// name, should a VM be named like a UUID), else by name.
+func lookup(conn *libvirt.Connect, target string) (*libvirt.Domain, error) {
+	if vmUUID.MatchString(target) {
+		d, err := conn.LookupDomainByUUIDString(target)
+		if code, ok := libvirtCode(err); err == nil || !ok || code != libvirt.ERR_NO_DOMAIN {
+			return d, err
+		}
+	}
+	return conn.LookupDomainByName(target)
+}
+
+// Act runs a control action on the domain a.Target names or whose UUID it
+// is. The action and
 // name are checked before libvirt is asked anything; reset needs
 // confirm=true.
 func (c *collector) Act(_ context.Context, a sdk.Action) (string, error) {
@@ -41,7 +59,7 @@ func (c *collector) Act(_ context.Context, a sdk.Action) (string, error) {
 		return "", fmt.Errorf("%w: VM action %q (want one of %v)", sdk.ErrUnsupported, a.Name, actionNames())
 	}
 	if !validVMName(a.Target) {
-		return "", fmt.Errorf("%w: VM name %q: letters, digits, space, _ . - (1-253), not starting or ending with - or .", sdk.ErrInvalidArgument, a.Target)
+		return "", fmt.Errorf("%w: VM name or UUID %q: letters, digits, space, _ . - (1-253), not starting or ending with - or .", sdk.ErrInvalidArgument, a.Target)
 	}
 	if a.Name == "reset" && a.Params["confirm"] != "true" {
 		return "", fmt.Errorf("%w: reset needs confirm=true", sdk.ErrInvalidArgument)
@@ -52,7 +70,7 @@ func (c *collector) Act(_ context.Context, a sdk.Action) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", sdk.ErrUnavailable, err)
 	}
-	d, err := conn.LookupDomainByName(a.Target)
+	d, err := lookup(conn, a.Target)
 	if err != nil {
 		return "", classify(a, err)
 	}

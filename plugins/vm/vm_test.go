@@ -307,6 +307,33 @@ func TestActions(t *testing.T) {
 	}
 }
 
+// TestActionsByUUID: Home Assistant's buttons post the VM's id (its UUID);
+// the reference agent's id had no dashes. Both find the domain.
+func TestActionsByUUID(t *testing.T) {
+	uri, _ := fixture(t)
+	p := start(t, binaries(t)["dlopen"], uri)
+	ctx := context.Background()
+	id := list(t, p)["Ubuntu"].ID
+	bare := strings.ToUpper(strings.ReplaceAll(id, "-", ""))
+	for _, tc := range []struct{ action, target, want string }{
+		{"pause", id, "paused"},
+		{"resume", bare, "running"},
+		{"restart", id, "running"},
+		{"force-stop", bare, "shut off"},
+		{"start", id, "running"},
+	} {
+		if _, err := p.Act(ctx, sdk.Action{Name: tc.action, Target: tc.target}); err != nil {
+			t.Fatalf("%s %s: %v", tc.action, tc.target, err)
+		}
+		if got := list(t, p)["Ubuntu"].State; got != tc.want {
+			t.Fatalf("after %s by UUID: %q, want %q", tc.action, got, tc.want)
+		}
+	}
+	if _, err := p.Act(ctx, sdk.Action{Name: "pause", Target: "00000000-0000-0000-0000-000000000000"}); !errors.Is(err, sdk.ErrNotFound) {
+		t.Errorf("unknown UUID: %v, want not found", err)
+	}
+}
+
 func TestActErrors(t *testing.T) {
 	uri, _ := fixture(t)
 	p := start(t, binaries(t)["dlopen"], uri)

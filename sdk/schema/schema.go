@@ -46,13 +46,31 @@ type System struct {
 	ServerModel            string             `json:"server_model"`
 	BIOSVersion            string             `json:"bios_version"`
 	BIOSDate               string             `json:"bios_date"`
-	MotherboardTempCelsius float64            `json:"motherboard_temp_celsius"`
+	MotherboardTempCelsius float64            `json:"motherboard_temp_celsius,omitempty"` // left out when unknown: a 0 makes HA create a sensor stuck at 0
 	Fans                   []Fan              `json:"fans"`
 	Temperatures           []Temperature      `json:"temperatures"`
 	KernelVersion          string             `json:"kernel_version"`
 	HVMEnabled             bool               `json:"hvm_enabled"`
 	IOMMUEnabled           bool               `json:"iommu_enabled"`
-	Timestamp              time.Time          `json:"timestamp"`
+	// Swappiness is vm.swappiness; left out when unreadable.
+	Swappiness *int `json:"swappiness,omitempty"`
+	// CPUPowerWatts and DRAMPowerWatts come from RAPL energy counters
+	// (powercap); left out where the host has none and on the first
+	// collect (power is a difference between two readings).
+	CPUPowerWatts  *float64       `json:"cpu_power_watts,omitempty"`
+	DRAMPowerWatts *float64       `json:"dram_power_watts,omitempty"`
+	CPUPowerState  *CPUPowerState `json:"cpu_power_state,omitempty"`
+	Timestamp      time.Time      `json:"timestamp"`
+}
+
+// CPUPowerState is the cpufreq policy of the first CPU.
+type CPUPowerState struct {
+	Governor           string   `json:"governor"`
+	AvailableGovernors []string `json:"available_governors"`
+	Driver             string   `json:"driver"`
+	MinFreqMHz         float64  `json:"min_freq_mhz"`
+	MaxFreqMHz         float64  `json:"max_freq_mhz"`
+	CurrentFreqMHz     float64  `json:"current_freq_mhz"`
 }
 
 // Fan is one fan sensor.
@@ -71,75 +89,99 @@ type Temperature struct {
 
 // Array is the payload of array_status_update.
 type Array struct {
-	State               string    `json:"state"`
-	NumDisks            int       `json:"num_disks"`
-	NumDataDisks        int       `json:"num_data_disks"`
-	NumParityDisks      int       `json:"num_parity_disks"`
-	SyncPercent         float64   `json:"sync_percent"`
-	ParityValid         bool      `json:"parity_valid"`
-	ParityCheckStatus   string    `json:"parity_check_status"`
-	ParityCheckRunning  bool      `json:"parity_check_running"`
-	ParityCheckProgress float64   `json:"parity_check_progress"`
-	TotalBytes          uint64    `json:"total_bytes"`
-	UsedBytes           uint64    `json:"used_bytes"`
-	FreeBytes           uint64    `json:"free_bytes"`
-	UsedPercent         float64   `json:"used_percent"`
-	SyncAction          string    `json:"sync_action"`
-	SyncErrors          int64     `json:"sync_errors"`
-	SyncSpeed           uint64    `json:"sync_speed"` // bytes per second
-	SyncETA             int64     `json:"sync_eta"`   // seconds
-	Timestamp           time.Time `json:"timestamp"`
+	State               string  `json:"state"`
+	NumDisks            int     `json:"num_disks"`
+	NumDataDisks        int     `json:"num_data_disks"`
+	NumParityDisks      int     `json:"num_parity_disks"`
+	SyncPercent         float64 `json:"sync_percent"`
+	ParityValid         bool    `json:"parity_valid"`
+	ParityCheckStatus   string  `json:"parity_check_status"`
+	ParityCheckRunning  bool    `json:"parity_check_running"`
+	ParityCheckProgress float64 `json:"parity_check_progress"`
+	TotalBytes          uint64  `json:"total_bytes"`
+	UsedBytes           uint64  `json:"used_bytes"`
+	FreeBytes           uint64  `json:"free_bytes"`
+	UsedPercent         float64 `json:"used_percent"`
+	SyncAction          string  `json:"sync_action"`
+	SyncErrors          int64   `json:"sync_errors"`
+	// SyncSpeed and SyncETA are display strings, as the webGUI shows them
+	// ("152.3 MB/s", "1h 23m"), or null when no operation runs: the Home
+	// Assistant model declares both str? and rejects the whole payload for
+	// a number (shared/spec/ha-models.md).
+	SyncSpeed *string `json:"sync_speed"`
+	SyncETA   *string `json:"sync_eta"`
+	// The same as numbers, for dashboards and metrics.
+	SyncSpeedBytesPerSec uint64 `json:"sync_speed_bytes_per_sec"`
+	SyncETASeconds       int64  `json:"sync_eta_seconds"`
+	// TotalDisks repeats NumDisks: clients identify an array event by
+	// state + total_disks.
+	TotalDisks int       `json:"total_disks"`
+	Timestamp  time.Time `json:"timestamp"`
 }
 
 // Disk is one item of disk_list_update.
 type Disk struct {
-	ID                   string    `json:"id"`
-	Device               string    `json:"device"`
-	Name                 string    `json:"name"`
-	Role                 string    `json:"role"`
-	Status               string    `json:"status"`
-	Model                string    `json:"model"`
-	SerialNumber         string    `json:"serial_number"`
-	SizeBytes            uint64    `json:"size_bytes"`
-	UsedBytes            uint64    `json:"used_bytes"`
-	FreeBytes            uint64    `json:"free_bytes"`
-	UsagePercent         float64   `json:"usage_percent"`
-	TemperatureCelsius   float64   `json:"temperature_celsius"`
-	TempWarningCelsius   float64   `json:"temp_warning_celsius"`
-	TempCriticalCelsius  float64   `json:"temp_critical_celsius"`
-	SpinState            string    `json:"spin_state"`
-	SMARTStatus          string    `json:"smart_status"`
-	SMARTErrors          int       `json:"smart_errors"`
-	PowerOnHours         int64     `json:"power_on_hours"`
-	PowerCycleCount      int64     `json:"power_cycle_count"`
-	SpindownDelay        int       `json:"spindown_delay"`
-	Filesystem           string    `json:"filesystem"`
-	MountPoint           string    `json:"mount_point"`
-	ReadBytes            uint64    `json:"read_bytes"`
-	WriteBytes           uint64    `json:"write_bytes"`
-	ReadOps              uint64    `json:"read_ops"`
-	WriteOps             uint64    `json:"write_ops"`
-	IOUtilizationPercent float64   `json:"io_utilization_percent"`
-	Timestamp            time.Time `json:"timestamp"`
+	ID                  string  `json:"id"`
+	Device              string  `json:"device"`
+	Name                string  `json:"name"`
+	Role                string  `json:"role"`
+	Status              string  `json:"status"`
+	Model               string  `json:"model"`
+	SerialNumber        string  `json:"serial_number"`
+	SizeBytes           uint64  `json:"size_bytes"`
+	TotalBytes          uint64  `json:"total_bytes,omitempty"` // the docker_vdisk and log pseudo-disks only
+	UsedBytes           uint64  `json:"used_bytes"`
+	FreeBytes           uint64  `json:"free_bytes"`
+	UsagePercent        float64 `json:"usage_percent"`
+	TemperatureCelsius  float64 `json:"temperature_celsius"`
+	TempWarningCelsius  float64 `json:"temp_warning_celsius"`
+	TempCriticalCelsius float64 `json:"temp_critical_celsius"`
+	SpinState           string  `json:"spin_state"`
+	SMARTStatus         string  `json:"smart_status"`
+	SMARTErrors         int     `json:"smart_errors"`
+	// SMARTAttributes holds rotation_rate ("0" for an SSD) when smartctl
+	// reports it; Home Assistant tells SSDs from it.
+	SMARTAttributes      map[string]SMARTAttribute `json:"smart_attributes,omitempty"`
+	PowerOnHours         int64                     `json:"power_on_hours"`
+	PowerCycleCount      int64                     `json:"power_cycle_count"`
+	SpindownDelay        int                       `json:"spindown_delay"`
+	Filesystem           string                    `json:"filesystem"`
+	MountPoint           string                    `json:"mount_point"`
+	ReadBytes            uint64                    `json:"read_bytes"`
+	WriteBytes           uint64                    `json:"write_bytes"`
+	ReadOps              uint64                    `json:"read_ops"`
+	WriteOps             uint64                    `json:"write_ops"`
+	IOUtilizationPercent float64                   `json:"io_utilization_percent"`
+	Timestamp            time.Time                 `json:"timestamp"`
+}
+
+// SMARTAttribute is one SMART value; raw_value is a string, as the Home
+// Assistant model wants it.
+type SMARTAttribute struct {
+	Name     string `json:"name"`
+	RawValue string `json:"raw_value"`
 }
 
 // Container is one item of container_list_update.
 type Container struct {
-	ID               string    `json:"id"`
-	Name             string    `json:"name"`
-	Image            string    `json:"image"`
-	State            string    `json:"state"`
-	Status           string    `json:"status"`
-	CPUPercent       float64   `json:"cpu_percent"`
-	MemoryUsageBytes uint64    `json:"memory_usage_bytes"`
-	MemoryLimitBytes uint64    `json:"memory_limit_bytes"`
-	MemoryDisplay    string    `json:"memory_display"`
-	NetworkRxBytes   uint64    `json:"network_rx_bytes"`
-	NetworkTxBytes   uint64    `json:"network_tx_bytes"`
-	Ports            []Port    `json:"ports"`
-	RestartCount     int       `json:"restart_count"`
-	Autostart        bool      `json:"autostart"`
-	Timestamp        time.Time `json:"timestamp"`
+	ID               string  `json:"id"`
+	Name             string  `json:"name"`
+	Image            string  `json:"image"`
+	State            string  `json:"state"`
+	Status           string  `json:"status"`
+	CPUPercent       float64 `json:"cpu_percent"`
+	MemoryUsageBytes uint64  `json:"memory_usage_bytes"`
+	MemoryLimitBytes uint64  `json:"memory_limit_bytes"`
+	MemoryDisplay    string  `json:"memory_display"`
+	NetworkRxBytes   uint64  `json:"network_rx_bytes"`
+	NetworkTxBytes   uint64  `json:"network_tx_bytes"`
+	// Rates between the last two collects; 0 on the first one.
+	NetworkRxBytesPerSec float64   `json:"network_rx_bytes_per_sec"`
+	NetworkTxBytesPerSec float64   `json:"network_tx_bytes_per_sec"`
+	Ports                []Port    `json:"ports"`
+	RestartCount         int       `json:"restart_count"`
+	Autostart            bool      `json:"autostart"`
+	Timestamp            time.Time `json:"timestamp"`
 }
 
 // Port is a published container port. The private_port/public_port/type
@@ -186,7 +228,7 @@ type VM struct {
 type UPS struct {
 	Connected             bool      `json:"connected"`
 	Model                 string    `json:"model"`
-	Status                string    `json:"status"`
+	Status                string    `json:"status,omitempty"` // left out without a UPS: HA creates UPS sensors for any non-null status
 	BatteryChargePercent  float64   `json:"battery_charge_percent"`
 	BatteryRuntimeSeconds int64     `json:"battery_runtime_seconds"`
 	RuntimeLeftSeconds    int64     `json:"runtime_left_seconds"`
@@ -233,16 +275,24 @@ type NetworkInterface struct {
 
 // Share is one item of share_list_update.
 type Share struct {
-	Name         string    `json:"name"`
-	Path         string    `json:"path"`
-	SizeBytes    uint64    `json:"size_bytes"`
-	TotalBytes   uint64    `json:"total_bytes"`
-	UsedBytes    uint64    `json:"used_bytes"`
-	FreeBytes    uint64    `json:"free_bytes"`
-	UsagePercent float64   `json:"usage_percent"`
-	Comment      string    `json:"comment"`
-	UseCache     string    `json:"use_cache"`
-	CachePool    string    `json:"cache_pool"`
-	Storage      string    `json:"storage"`
-	Timestamp    time.Time `json:"timestamp"`
+	Name         string  `json:"name"`
+	Path         string  `json:"path"`
+	SizeBytes    uint64  `json:"size_bytes"`
+	TotalBytes   uint64  `json:"total_bytes"`
+	UsedBytes    uint64  `json:"used_bytes"`
+	FreeBytes    uint64  `json:"free_bytes"`
+	UsagePercent float64 `json:"usage_percent"`
+	Comment      string  `json:"comment"`
+	UseCache     string  `json:"use_cache"`
+	CachePool    string  `json:"cache_pool"`
+	CachePool2   string  `json:"cache_pool2,omitempty"`
+	Storage      string  `json:"storage"`
+	// From the share's .cfg on the flash; left out when it is missing.
+	Security  string `json:"security,omitempty"`
+	SMBExport *bool  `json:"smb_export,omitempty"`
+	NFSExport *bool  `json:"nfs_export,omitempty"`
+	// MoverAction is where the mover moves files: "cache->array" (use
+	// cache yes), "array->cache" (prefer); left out when it moves nothing.
+	MoverAction string    `json:"mover_action,omitempty"`
+	Timestamp   time.Time `json:"timestamp"`
 }

@@ -147,7 +147,7 @@ func TestTowerdServesStorageEvents(t *testing.T) {
 	for _, d := range disks {
 		byID[d.ID] = d
 	}
-	if len(disks) != 8 || byID["disk2"].SMARTStatus != "FAILED" || byID["disk2"].SMARTErrors != 12 ||
+	if len(disks) != 10 || byID["docker_vdisk"].Role != "docker_vdisk" || byID["log"].Role != "log" || byID["disk2"].SMARTStatus != "FAILED" || byID["disk2"].SMARTErrors != 12 ||
 		byID["disk3"].SpinState != "standby" || byID["disk3"].SMARTStatus != "UNKNOWN" ||
 		byID["parity"].SizeBytes != 8001563222016 || byID["disk1"].UsagePercent != 62.51 || byID["cache"].PowerOnHours != 15012 {
 		t.Errorf("disk_list_update = %+v", disks)
@@ -168,7 +168,7 @@ func TestTowerdServesStorageEvents(t *testing.T) {
 		check  func(body []byte) bool
 	}{
 		{"/array", 200, func(b []byte) bool { var x schema.Array; return json.Unmarshal(b, &x) == nil && x.State == "STARTED" }},
-		{"/disks", 200, func(b []byte) bool { var x []schema.Disk; return json.Unmarshal(b, &x) == nil && len(x) == 8 }},
+		{"/disks", 200, func(b []byte) bool { var x []schema.Disk; return json.Unmarshal(b, &x) == nil && len(x) == 10 }},
 		{"/disks/disk2", 200, func(b []byte) bool { var x schema.Disk; return json.Unmarshal(b, &x) == nil && x.Device == "sde" }},
 		{"/disks/sde", 200, func(b []byte) bool { var x schema.Disk; return json.Unmarshal(b, &x) == nil && x.ID == "disk2" }},
 		{"/disks/nosuchdisk", 404, func(b []byte) bool {

@@ -51,3 +51,38 @@ func Leading(s string) (float64, bool) {
 	}
 	return v, true
 }
+
+var si = []string{"B/s", "KB/s", "MB/s", "GB/s", "TB/s"}
+
+// Rate formats a transfer rate with decimal units and one decimal, as
+// Unraid's webGUI shows the parity speed: 189952000 → "190.0 MB/s".
+func Rate(bytesPerSec uint64) string {
+	v := float64(bytesPerSec)
+	i := 0
+	for v >= 999.95 && i < len(si)-1 {
+		v /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d B/s", bytesPerSec)
+	}
+	return fmt.Sprintf("%.1f %s", v, si[i])
+}
+
+// Duration formats seconds as the webGUI's estimated finish, to the
+// minute: 25274 → "7h 1m", 90061 → "1d 1h 1m", 42 → "42s".
+func Duration(seconds int64) string {
+	if seconds < 60 {
+		return fmt.Sprintf("%ds", max(seconds, 0))
+	}
+	m := seconds / 60
+	d, h := m/1440, m/60%24
+	m %= 60
+	switch {
+	case d > 0:
+		return fmt.Sprintf("%dd %dh %dm", d, h, m)
+	case h > 0:
+		return fmt.Sprintf("%dh %dm", h, m)
+	}
+	return fmt.Sprintf("%dm", m)
+}

@@ -46,3 +46,17 @@ func TestLeading(t *testing.T) {
 		}
 	}
 }
+
+func TestRateAndDuration(t *testing.T) {
+	for in, want := range map[uint64]string{0: "0 B/s", 999: "999 B/s", 1000: "1.0 KB/s", 189952000: "190.0 MB/s",
+		152300000: "152.3 MB/s", 999960000: "1.0 GB/s"} {
+		if got := Rate(in); got != want {
+			t.Errorf("Rate(%d) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[int64]string{-5: "0s", 42: "42s", 60: "1m", 4980: "1h 23m", 25274: "7h 1m", 90061: "1d 1h 1m"} {
+		if got := Duration(in); got != want {
+			t.Errorf("Duration(%d) = %q, want %q", in, got, want)
+		}
+	}
+}

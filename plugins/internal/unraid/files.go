@@ -219,9 +219,11 @@ func ReadShares(root string) ([]Share, error) {
 // ShareConfig is a share's config file on the flash,
 // boot/config/shares/<name>.cfg.
 type ShareConfig struct {
-	Comment  string
-	UseCache string
-	Export   string
+	Comment   string
+	UseCache  string
+	Export    string // SMB: "e" exported, "eh" exported hidden, "-" not
+	ExportNFS string // "e", "-"
+	Security  string // public, secure, private
 }
 
 // ReadShareConfig reads boot/config/shares/<name>.cfg under root.
@@ -235,9 +237,11 @@ func ReadShareConfig(root, name string) (ShareConfig, error) {
 	}
 	g := f.Global
 	return ShareConfig{
-		Comment:  g.String("shareComment"),
-		UseCache: g.String("shareUseCache"),
-		Export:   g.String("shareExport"),
+		Comment:   g.String("shareComment"),
+		UseCache:  g.String("shareUseCache"),
+		Export:    g.String("shareExport"),
+		ExportNFS: g.String("shareExportNFS"),
+		Security:  g.String("shareSecurity"),
 	}, nil
 }
 

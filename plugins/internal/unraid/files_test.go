@@ -96,7 +96,7 @@ func TestReadSharesAndConfigFixture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg != (ShareConfig{Comment: "ISO images", UseCache: "yes", Export: "e"}) {
+	if cfg != (ShareConfig{Comment: "ISO images", UseCache: "yes", Export: "e", ExportNFS: "-", Security: "public"}) {
 		t.Errorf("isos.cfg = %+v", cfg)
 	}
 	if _, err := ReadShareConfig(fixtureRoot, "../../etc/passwd"); err == nil {
