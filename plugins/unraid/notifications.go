@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/towerd/towerd/plugins/internal/unraid"
@@ -85,7 +86,8 @@ func newNotifications() *collector {
 		// read at every interval, only without the instant update.
 		WatchPaths: []string{"tmp/notifications/unread", "tmp/notifications/archive"},
 	}, nil)
-	c.CollectFunc = collectNotifications
+	cache := &notifyCache{}
+	c.CollectFunc = func(ctx context.Context, c *collector) (any, error) { return collectNotifications(ctx, c, cache) }
 	c.ActFunc = actNotifications
 	return c
 }
@@ -106,7 +108,7 @@ func notifyDir(c *collector) (string, error) {
 	return c.Path(strings.TrimPrefix(p, "/")), nil
 }
 
-func collectNotifications(_ context.Context, c *collector) (any, error) {
+func collectNotifications(_ context.Context, c *collector, cache *notifyCache) (any, error) {
 	out := Notifications{Notifications: []Notification{}, Timestamp: time.Now()}
 	dir, err := notifyDir(c)
 	if err != nil {
@@ -117,7 +119,7 @@ func collectNotifications(_ context.Context, c *collector) (any, error) {
 		if kind == "archive" {
 			counts = &out.Overview.Archive
 		}
-		list, invalid := readNotifyDir(dir+"/"+kind, kind)
+		list, invalid := cache.readDir(dir+"/"+kind, kind)
 		out.Invalid = append(out.Invalid, invalid...)
 		for _, n := range list {
 			switch strings.ToLower(n.Importance) {
@@ -139,9 +141,27 @@ func collectNotifications(_ context.Context, c *collector) (any, error) {
 	return out, nil
 }
 
-// readNotifyDir reads every *.notify file of dir, newest first. A missing
-// folder is empty; a file that cannot be parsed is reported, not fatal.
-func readNotifyDir(dir, kind string) ([]Notification, []InvalidFile) {
+// notifyCache keeps each parsed file while its size and mtime stay the
+// same: an archive of thousands of notifications is then listed with one
+// stat per file per collect instead of a read and a parse.
+type notifyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedNotify // by path
+}
+
+type cachedNotify struct {
+	size  int64
+	mtime time.Time
+	n     Notification
+	err   string
+}
+
+// maxCached bounds the cache; past it files are parsed on every collect.
+const maxCached = 5000
+
+// readDir reads every *.notify file of dir, newest first. A missing folder
+// is empty; a file that cannot be parsed is reported, not fatal.
+func (nc *notifyCache) readDir(dir, kind string) ([]Notification, []InvalidFile) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -149,18 +169,45 @@ func readNotifyDir(dir, kind string) ([]Notification, []InvalidFile) {
 		}
 		return nil, nil
 	}
+	nc.mu.Lock()
+	defer nc.mu.Unlock()
+	if nc.m == nil {
+		nc.m = map[string]cachedNotify{}
+	}
+	seen := map[string]bool{}
 	var list []Notification
 	var invalid []InvalidFile
 	for _, e := range entries {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".notify") {
 			continue
 		}
-		n, err := readNotify(dir+"/"+e.Name(), kind)
+		p := dir + "/" + e.Name()
+		info, err := e.Info()
 		if err != nil {
-			invalid = append(invalid, InvalidFile{ID: e.Name(), Type: kind, Error: err.Error()})
+			continue // removed since ReadDir
+		}
+		seen[p] = true
+		ce, ok := nc.m[p]
+		if !ok || ce.size != info.Size() || !ce.mtime.Equal(info.ModTime()) {
+			ce = cachedNotify{size: info.Size(), mtime: info.ModTime()}
+			ce.n, err = readNotify(p, kind)
+			if err != nil {
+				ce.err = err.Error()
+			}
+			if len(nc.m) < maxCached {
+				nc.m[p] = ce
+			}
+		}
+		if ce.err != "" {
+			invalid = append(invalid, InvalidFile{ID: e.Name(), Type: kind, Error: ce.err})
 			continue
 		}
-		list = append(list, n)
+		list = append(list, ce.n)
+	}
+	for p := range nc.m { // forget files of this folder that are gone
+		if strings.HasPrefix(p, dir+"/") && !seen[p] {
+			delete(nc.m, p)
+		}
 	}
 	sort.SliceStable(list, func(i, j int) bool {
 		if !list[i].time.Equal(list[j].time) {

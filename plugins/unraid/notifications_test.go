@@ -148,3 +148,27 @@ func TestNotifyPath(t *testing.T) {
 		t.Errorf("path with ..: %v", err)
 	}
 }
+
+// The parse cache follows the files: a rewritten file is read again, a
+// removed one disappears, a new one appears.
+func TestNotificationCache(t *testing.T) {
+	root := unraidtest.CopyFixture(t)
+	c := configured(t, newNotifications(), root, nil)
+	var got Notifications
+	collectInto(t, c, &got)
+	p := "tmp/notifications/unread/Unraid_Status_1763895600.notify"
+	unraidtest.WriteFile(t, root, p, "timestamp=1763895600\nevent=\"Unraid Status\"\nsubject=\"rewritten, and longer than before\"\nimportance=\"alert\"\n")
+	if err := os.Remove(filepath.Join(root, "tmp/notifications/archive/Unraid_Status_1761900000.notify")); err != nil {
+		t.Fatal(err)
+	}
+	unraidtest.WriteFile(t, root, "tmp/notifications/archive/New_1.notify", "timestamp=1\nimportance=\"warning\"\n")
+	collectInto(t, c, &got)
+	if got.Overview.Unread != (NotificationCounts{Info: 1, Alert: 2, Total: 3}) || got.Overview.Archive != (NotificationCounts{Info: 1, Warning: 1, Total: 2}) {
+		t.Errorf("after changes: %+v", got.Overview)
+	}
+	for _, n := range got.Notifications {
+		if n.ID == "Unraid_Status_1763895600.notify" && n.Subject != "rewritten, and longer than before" {
+			t.Errorf("rewritten file still shows %q", n.Subject)
+		}
+	}
+}
