@@ -28,7 +28,10 @@ func TestUnraidBundles(t *testing.T) {
 	}
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
-	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root})
+	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
+		// The shortest interval, so the new notification below arrives soon
+		// without the core's file watcher.
+		Config: `{"collectors":{"notification":{"interval_seconds":5}}}`})
 
 	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
 		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
