@@ -87,7 +87,7 @@ func operations() []operation {
 				summary: "One item; {id} matches " + strings.Join(e.itemKeys, ", ") + ".", response: comp, errors: []int{400, 404}})
 		}
 	}
-	return ops
+	return append(ops, bundleOperations()...)
 }
 
 // payloadTypes are the component schemas generated from Go types.

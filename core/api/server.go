@@ -75,6 +75,7 @@ func (s *Server) routes() {
 	r.HandleFunc("/collectors/{name}/disable", s.setEnabled(false)).Methods(http.MethodPost)
 	r.HandleFunc("/collectors/{name}/interval", s.setInterval).Methods(http.MethodPatch)
 	r.HandleFunc("/collectors/{name}/actions/{action}", s.collectorAction).Methods(http.MethodPost)
+	s.bundleRoutes(r) // bundles.go
 }
 
 // prefixed registers routes under Prefix.

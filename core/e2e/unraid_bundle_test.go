@@ -1,0 +1,191 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/towerd/towerd/core/coretest"
+	"github.com/towerd/towerd/sdk/plugintest"
+)
+
+// The unraid and zfs bundles through the real core: every collector of
+// both runs in two processes, every route the Home Assistant integration
+// polls answers 200 with data of the model's kind, the actions reach the
+// files, a new notification reaches WebSocket clients, and each process's
+// memory is measured.
+func TestUnraidBundles(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	if out, err := exec.Command("cp", "-a", filepath.Join(coretest.RepoRoot(), "testdata", "unraid")+"/.", root).CombinedOutput(); err != nil {
+		t.Fatalf("copy fixture: %v %s", err, out)
+	}
+	// Built as `make build` builds plugins, so the memory figures below are
+	// those of the shipped binaries.
+	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
+		// The shortest interval, so the new notification below arrives soon
+		// without the core's file watcher.
+		Config: `{"collectors":{"notification":{"interval_seconds":5}}}`})
+
+	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
+		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
+	zfsCollectors := []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+	listed := func() map[string]bool {
+		var l struct {
+			Collectors []struct {
+				Name    string `json:"name"`
+				Enabled bool   `json:"enabled"`
+			} `json:"collectors"`
+		}
+		a.GetJSON(t, "/api/v1/collectors/status", &l)
+		out := map[string]bool{}
+		for _, c := range l.Collectors {
+			out[c.Name] = c.Enabled
+		}
+		return out
+	}
+	var got map[string]bool
+	plugintest.Eventually(t, 30*time.Second, func() bool {
+		got = listed()
+		for _, n := range append(append([]string{}, unraidCollectors...), zfsCollectors...) {
+			if _, ok := got[n]; !ok {
+				return false
+			}
+		}
+		return true
+	}, "the bundles' collectors are never all listed: %v\n%s", &got, a)
+	pids := map[string]map[int]bool{"unraid": {}, "zfs": {}}
+	for bundle, names := range map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors} {
+		for _, n := range names {
+			c := a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			pids[bundle][c.PID] = true
+		}
+	}
+	if len(pids["unraid"]) != 1 || len(pids["zfs"]) != 1 {
+		t.Fatalf("want one process per bundle, got %v", pids)
+	}
+	if n := len(a.PluginProcesses()); n != 2 {
+		t.Errorf("%d plugin processes, want 2", n)
+	}
+	gates := listed()
+	if !gates["notification"] || !gates["zfs"] {
+		t.Errorf("the integration's gates notification and zfs are not listed as enabled: %v", gates)
+	}
+
+	// Every GET answers 200 JSON of the right kind once collected.
+	lists := map[string]int{"/user-scripts": 2, "/zfs/pools": 2, "/zfs/datasets": 7, "/zfs/snapshots": 4,
+		"/notifications/unread": 3, "/notifications/archive": 2, "/unassigned/remote-shares": 2, "/unassigned/devices": 2}
+	objects := map[string]string{
+		"/notifications": `"total_count":5`, "/notifications/overview": `"unread":{"info":1,"warning":1,"alert":1,"total":3}`,
+		"/array/parity-check/history": `"status":"Canceled"`, "/array/parity-check/schedule": `"check_cron":"30 1 1 * *"`,
+		"/system/flash": `"guid":"0781-5583-4C53-0001234567891234"`, "/plugins": `"plugins_with_updates":1`,
+		"/os/update": `"latest_version":"7.3.2"`, "/updates": `"os_update_available":true`, "/registration": `"type":"plus"`,
+		"/settings/network-services": `"smb":{`, "/mover": `"last_run_files_moved":37`, "/settings/mover": `"schedule":"40 3 * * *"`,
+		"/settings/disk-thresholds": `"hdd_temp_warning_celsius":45`, "/unassigned": `"source":"//NAS/backups"`,
+		"/fans": `"id":"hwmon2_fan1"`, "/zfs/arc": `"hit_ratio_percent":97.65`, "/diagnostics/self-test": `"subsystem":"notification"`,
+	}
+	for path, want := range lists {
+		path, want := path, want
+		waitGet(t, a, path, func(b []byte) bool {
+			var l []map[string]any
+			return json.Unmarshal(b, &l) == nil && len(l) == want
+		}, fmt.Sprintf("a list of %d", want))
+	}
+	for path, want := range objects {
+		waitGet(t, a, path, func(b []byte) bool {
+			var m map[string]any
+			return json.Unmarshal(b, &m) == nil && strings.Contains(string(b), want)
+		}, want)
+	}
+
+	// A new notification file reaches a subscribed WebSocket client.
+	ws := a.Dial(t)
+	ws.Subscribe(t, "notifications_update")
+	ws.WaitTopic(t, "notifications_update", 10*time.Second) // the snapshot
+	written := time.Now()
+	note := "timestamp=1763900000\nevent=\"Array Started\"\nsubject=\"Notice [TOWER] - array started\"\nimportance=\"normal\"\n"
+	if err := os.WriteFile(filepath.Join(root, "tmp/notifications/unread/Array_Started_1763900000.notify"), []byte(note), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ev := ws.WaitTopic(t, "notifications_update", 20*time.Second)
+		if strings.Contains(string(ev.Data), "Array_Started_1763900000.notify") {
+			t.Logf("a new .notify file reached the WebSocket client after %v", time.Since(written).Round(time.Millisecond))
+			break
+		}
+	}
+
+	// Actions through REST reach the files, with HA's bodies.
+	if code, b := a.Do(t, "POST", "/api/v1/notifications/archive/all", ""); code != 200 || !strings.Contains(string(b), `"success":true`) {
+		t.Errorf("archive all: %d %s", code, b)
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "tmp/notifications/unread/*.notify")); len(m) != 0 {
+		t.Errorf("unread after archive all: %v", m)
+	}
+	if code, b := a.Do(t, "POST", "/api/v1/fans/speed", `{"fan_id":"hwmon2_fan2","speed_percent":60}`); code != 200 {
+		t.Errorf("fan speed: %d %s", code, b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "sys/class/hwmon/hwmon2/pwm2")); strings.TrimSpace(string(b)) != "153" {
+		t.Errorf("pwm2 = %q, want 153 (60 %%)", b)
+	}
+	for body, want := range map[string]int{`{"fan_id":"hwmon2_fan2","speed_percent":0}`: 400, `{"fan_id":"hwmon9_fan1","speed_percent":50}`: 404} {
+		if code, b := a.Do(t, "POST", "/api/v1/fans/speed", body); code != want {
+			t.Errorf("fan speed %s: %d %s, want %d", body, code, b, want)
+		}
+	}
+	code, b := a.Do(t, "POST", "/api/v1/user-scripts/backup_appdata/execute", `{"background":false,"wait":true}`)
+	if code != 200 || !strings.Contains(string(b), `"output":"backing up appdata\ndone\n"`) || !strings.Contains(string(b), `"success":true`) {
+		t.Errorf("execute: %d %s", code, b)
+	}
+	if code, b := a.Do(t, "POST", "/api/v1/user-scripts/..%2F..%2Fetc/execute", `{}`); code != 400 {
+		t.Errorf("execute ..: %d %s", code, b)
+	}
+
+	// Memory of each bundle process after the collects above.
+	for bundle, set := range pids {
+		for pid := range set {
+			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rss, anon string
+			for _, l := range strings.Split(string(st), "\n") {
+				if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+					rss = strings.TrimSpace(v)
+				}
+				if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
+					anon = strings.TrimSpace(v)
+				}
+			}
+			t.Logf("%s bundle (pid %d, %d collectors) after the polls and actions above: RSS %s, anonymous %s", bundle, pid, len(map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors}[bundle]), rss, anon)
+		}
+	}
+}
+
+// leanPlugin builds plugins/NAME with the Makefile's plugin flags.
+func leanPlugin(t *testing.T, name string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", "towerd_plugin,grpcnotrace", "-o", bin, "./plugins/"+name)
+	cmd.Dir, cmd.Env = coretest.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
+	}
+	return bin
+}
+
+func waitGet(t *testing.T, a *coretest.Agent, path string, ok func([]byte) bool, want string) {
+	t.Helper()
+	var last []byte
+	var code int
+	plugintest.Eventually(t, 30*time.Second, func() bool {
+		code, last = a.Do(t, http.MethodGet, "/api/v1"+path, "")
+		return code == 200 && ok(last)
+	}, "GET %s: last answer %d %s; want %s", path, &code, &last, want)
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/towerd/towerd/plugins/internal/bundle"
+	"github.com/towerd/towerd/plugins/internal/unraid"
+	"github.com/towerd/towerd/sdk"
+)
+
+// collector is the bundle's collector type.
+type collector = bundle.Collector
+
+func newCollector(info sdk.Info, options map[string]string) *collector {
+	return bundle.New(info, options)
+}
+
+// readSmall reads a small file; see bundle.ReadSmall.
+var readSmall = bundle.ReadSmall
+
+// log is shared by every collector of the bundle: the core logs the
+// process's lines under the bundle's name.
+var log hclog.Logger = sdk.Logger("unraid")
+
+// readIni reads an ini file under the root; a missing file is an empty one.
+func readIni(c *collector, rel string) (*unraid.File, error) {
+	f, err := unraid.ReadFile(c.Path(rel))
+	if err != nil {
+		if unraid.IsNotExist(err) {
+			return &unraid.File{Global: &unraid.Section{}}, nil
+		}
+		return &unraid.File{Global: &unraid.Section{}}, err
+	}
+	return f, nil
+}
+
+// yes reports Unraid's spellings of true.
+func yes(s string) bool {
+	switch s {
+	case "yes", "Yes", "YES", "true", "True", "1", "on", "enable", "enabled":
+		return true
+	}
+	return false
+}
+
+// rfc3339 formats t in UTC, "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
