@@ -31,13 +31,14 @@ const (
 const defaultAddr = "127.0.0.1:8043"
 
 const clientUsage = `Usage:
+  towerd [serve] [flags]                     run the agent (towerd serve --help lists its flags)
   towerd collectors list                     collectors with state, interval, restarts, last error
   towerd collectors enable NAME              enable a collector (persisted)
   towerd collectors disable NAME             disable a collector (persisted)
   towerd collectors interval NAME SECONDS    set a collector's interval, 5-86400 (persisted)
   towerd status                              agent health, host summary and collectors
 
-Flags (anywhere after the command):
+Flags of the client commands (before or after the command):
   --addr HOST:PORT   agent address (env TOWERD_ADDR, default 127.0.0.1:8043)
   --token TOKEN      API token (env TOWERD_TOKEN)
   --json             print the agent's JSON instead of a table
@@ -50,6 +51,31 @@ Exit codes: 0 ok, 1 the agent refused the request, 2 usage, 3 agent unreachable,
 // isClientCommand reports whether name is a client subcommand.
 func isClientCommand(name string) bool {
 	return name == "collectors" || name == "status" || name == "help"
+}
+
+// clientCommandAt returns the index of the client command in args when
+// only client flags precede it (towerd --addr H:P collectors list), else -1.
+func clientCommandAt(args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if isClientCommand(a) {
+			return i
+		}
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			return -1
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "json":
+		case "addr", "token", "timeout":
+			if !hasValue {
+				i++ // the value is the next argument
+			}
+		default:
+			return -1 // a serve flag: this is towerd serve
+		}
+	}
+	return -1
 }
 
 // runClient runs a client subcommand (see isClientCommand).

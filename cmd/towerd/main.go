@@ -34,8 +34,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
-		return runClient(args, stdout, stderr)
+	if cmd := clientCommandAt(args); cmd >= 0 { // collectors, status, …: cli.go
+		// Client flags may come before the command (towerd --addr H:P
+		// collectors list): move the command to the front.
+		moved := append([]string{args[cmd]}, args[:cmd]...)
+		return runClient(append(moved, args[cmd+1:]...), stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "serve" {
 		args = args[1:]
@@ -94,7 +97,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: towerd [serve] [flags]\n\n"+
 			"Runs the towerd agent: REST and WebSocket under /api/v1 on --port,\n"+
-			"collectors from --plugins-dir. Flags override the settings file for this run.\n\nFlags:\n")
+			"collectors from --plugins-dir. Flags override the settings file for this run.\n\n"+
+			"Client commands talk to a running agent: towerd collectors list|enable|disable|interval,\n"+
+			"towerd status, towerd diagnostics (see `towerd help`).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -214,6 +219,12 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		DebugRuntime: f.debugRuntime,
 	})
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
+	banner, exposed := startBanner(ln.Addr(), tlsCert != "", guard.Token != "")
+	fmt.Fprint(stdout, banner)
+	if exposed {
+		log.Warn("listening beyond loopback with no API token: anyone who can reach this port can read and control the server",
+			"addr", ln.Addr().String())
+	}
 	return a.Run(ctx, ln)
 }
 
@@ -250,6 +261,41 @@ func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hcl
 		log.Info("API token required", "open", "/api/v1/health")
 	}
 	return o, nil
+}
+
+// startBanner is what serve prints at start: where the status page, the API
+// and the WebSocket are, and a warning when the port is reachable from
+// other machines with no token. exposed reports that case.
+func startBanner(addr net.Addr, tls, token bool) (banner string, exposed bool) {
+	host, port := "localhost", ""
+	var ip net.IP
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		ip, port = ta.IP, strconv.Itoa(ta.Port)
+		if !ip.IsUnspecified() {
+			host = ip.String()
+		}
+	}
+	base := net.JoinHostPort(host, port)
+	httpScheme, wsScheme := "http", "ws"
+	if tls {
+		httpScheme, wsScheme = "https", "wss"
+	}
+	var b strings.Builder
+	where := addr.String()
+	if ip.IsUnspecified() {
+		where += " (all interfaces)"
+	}
+	fmt.Fprintf(&b, "towerd %s listening on %s\n", sdk.Version, where)
+	fmt.Fprintf(&b, "  status page  %s://%s/\n", httpScheme, base)
+	fmt.Fprintf(&b, "  REST API     %s://%s/api/v1/  (OpenAPI: /api/v1/openapi.json)\n", httpScheme, base)
+	fmt.Fprintf(&b, "  WebSocket    %s://%s/api/v1/ws\n", wsScheme, base)
+	exposed = !token && !ip.IsLoopback()
+	if exposed {
+		b.WriteString("WARNING: listening beyond loopback with NO API token: anyone who can reach this port\n" +
+			"  can read and control this server. Set a token ($" + TokenEnv + " or \"token\" in the settings\n" +
+			"  file) or listen on loopback only (--bind 127.0.0.1).\n")
+	}
+	return b.String(), exposed
 }
 
 // pick returns the flag value if the flag was given, else the file's.
