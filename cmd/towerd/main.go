@@ -26,6 +26,7 @@ import (
 	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/core/httpguard"
+	"github.com/towerd/towerd/core/logfile"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -60,6 +61,8 @@ var errUsage = errors.New("usage")
 // serveFlags are the flags of `towerd serve`.
 type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
+	logFile                                                           string
+	logMaxSizeMB                                                      int
 	intervals                                                         map[string]*int
 	version                                                           bool
 	token, tlsCert, tlsKey, corsOrigin                                string
@@ -81,6 +84,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.configPath, "config", config.DefaultPath, "settings file; created on the first change")
 	fs.StringVar(&f.root, "root", "/", "root of the Unraid state files (var/local/emhttp, boot/config, mnt)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.logFile, "log-file", "", "log file, rotated at --log-max-size-mb with one backup kept (default stderr)")
+	fs.IntVar(&f.logMaxSizeMB, "log-max-size-mb", logfile.DefaultMaxSizeMB, "size in MB at which --log-file is rotated")
 	fs.StringVar(&f.disable, "disable-collectors", "", "comma-separated collectors to disable for this run")
 	fs.StringVar(&f.demo, "demo", "", "fixture Unraid tree to use as --root when the host is not Unraid (e.g. testdata/unraid)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
@@ -124,23 +129,37 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "towerd", sdk.Version)
 		return nil
 	}
-	level := hclog.LevelFromString(f.logLevel)
-	if level == hclog.NoLevel {
-		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)
-	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "towerd", Level: level, Output: stderr})
-
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	// The settings file is read before the log is opened (it may name the
+	// log file); its own problems are logged once the log exists.
 	store, err := config.Open(f.configPath)
 	if err != nil {
 		return err
 	}
+	cfg := store.Get()
+	levelName := f.logLevel
+	if !set["log-level"] && cfg.LogLevel != "" {
+		levelName = cfg.LogLevel
+	}
+	level := hclog.LevelFromString(levelName)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", levelName)
+	}
+	maxMB := f.logMaxSizeMB
+	if !set["log-max-size-mb"] && cfg.LogMaxSizeMB != 0 {
+		maxMB = cfg.LogMaxSizeMB
+	}
+	logOut, err := logfile.Open(logfile.Options{Path: pick(set["log-file"], f.logFile, cfg.LogFile), MaxSizeMB: maxMB, Stderr: stderr})
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	log := hclog.New(&hclog.LoggerOptions{Name: "towerd", Level: level, Output: logOut})
 	if rec := store.Recovered(); rec != nil {
 		log.Error("settings file is corrupt; running on the last good copy", "error", rec,
 			"last_good", store.Path()+config.LastGoodSuffix)
 	}
-	cfg := store.Get()
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
 	bind, port := cfg.Bind, strconv.Itoa(cfg.Port)
 	if set["bind"] || bind == "" {

@@ -3,11 +3,14 @@ package main
 import (
 	"bytes"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/towerd/towerd/core/coretest"
+	"github.com/towerd/towerd/sdk/plugintest"
 )
 
 func TestFlagErrors(t *testing.T) {
@@ -103,5 +106,28 @@ func TestCommandLineShapes(t *testing.T) {
 	if code := run([]string{"serve", "--help"}, &out, &errb); code != 0 ||
 		!strings.Contains(errb.String(), "towerd collectors list") || !strings.Contains(errb.String(), "towerd status") {
 		t.Errorf("towerd serve --help: exit %d, %q", code, errb.String())
+	}
+}
+
+// With --log-file the core's and the plugins' log lines go to that file
+// (not stderr); the URLs are still printed.
+func TestLogFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "log", "towerd.log")
+	a := coretest.Start(t, coretest.Options{
+		Plugins: coretest.Plugins(t, "system"),
+		Args:    []string{"--log-file", path, "--log-level", "trace"},
+	})
+	a.WaitCollector(t, "system", 30*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
+	var b []byte
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		b, _ = os.ReadFile(path)
+		return strings.Contains(string(b), "towerd.plugin.system")
+	}, "log file lacks the plugin's lines:\n%s", b)
+	if !strings.Contains(string(b), "towerd starting") {
+		t.Errorf("log file lacks the core's lines:\n%s", b)
+	}
+	if strings.Contains(a.Log(), "towerd starting") || !strings.Contains(a.Log(), "status page") {
+		t.Errorf("stdout/stderr: want the URLs and no log lines:\n%s", a.Log())
 	}
 }

@@ -47,6 +47,11 @@ type Config struct {
 	// RateLimit is requests per second per client address (loopback
 	// exempt); 0 means the default, negative turns the limit off.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// LogFile is towerd's log (rotated at LogMaxSizeMB, one backup kept);
+	// empty: stderr. LogLevel is trace, debug, info, warn or error.
+	LogFile      string `json:"log_file,omitempty"`
+	LogMaxSizeMB int    `json:"log_max_size_mb,omitempty"`
+	LogLevel     string `json:"log_level,omitempty"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }
