@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,8 +24,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/core/agent"
+	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/core/config"
+	"github.com/towerd/towerd/core/diag"
 	"github.com/towerd/towerd/core/httpguard"
 	"github.com/towerd/towerd/core/logfile"
 	"github.com/towerd/towerd/sdk"
@@ -237,6 +240,16 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		Guard:        guard,
 		DebugRuntime: f.debugRuntime,
 	})
+	// The diagnostics bundle needs the log and the settings, which only
+	// serve holds; it is mounted beside the API, behind the same guard.
+	pluginsDir := f.pluginsDir
+	a.API().Router().Handle(api.Prefix+diag.BundlePath, diag.BundleHandler(func() diag.Source {
+		return diag.Source{
+			Version: sdk.Version, Settings: func() any { return store.Get() },
+			Collectors: func() any { return a.Collectors() }, LogTail: logOut.Tail,
+			PluginsDir: pluginsDir, Root: root, Secrets: []string{guard.Token},
+		}
+	})).Methods(http.MethodGet)
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
 	banner, exposed := startBanner(ln.Addr(), tlsCert != "", guard.Token != "")
 	fmt.Fprint(stdout, banner)
