@@ -2,7 +2,6 @@ package diag
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +17,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/towerd/towerd/core/supervisor"
 )
 
 // BundlePath is where the diagnostics bundle is served, under /api/v1.
@@ -201,21 +202,19 @@ func plugins(dir string) any {
 	if err != nil {
 		return map[string]string{"dir": dir, "error": err.Error()}
 	}
-	sums := map[string]string{}
-	hasSums := false
-	if f, err := os.Open(filepath.Join(dir, "SHA256SUMS")); err == nil {
-		hasSums = true
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if fields := strings.Fields(sc.Text()); len(fields) == 2 {
-				sums[strings.TrimPrefix(fields[1], "*")] = fields[0]
-			}
+	// The supervisor's own reading of SHA256SUMS, so the bundle says what
+	// the supervisor will decide.
+	var sums map[string][]byte
+	b, err := os.ReadFile(filepath.Join(dir, supervisor.SumsFile))
+	hasSums := err == nil
+	if hasSums {
+		if sums, err = supervisor.ParseSums(b); err != nil {
+			return map[string]string{"dir": dir, "error": supervisor.SumsFile + ": " + err.Error()}
 		}
-		f.Close()
 	}
 	out := []Plugin{}
 	for _, e := range entries {
-		if e.IsDir() || e.Name() == "SHA256SUMS" || e.Name() == "README.md" {
+		if e.IsDir() || e.Name() == supervisor.SumsFile || e.Name() == "README.md" {
 			continue
 		}
 		p := Plugin{Name: e.Name()}
@@ -232,7 +231,7 @@ func plugins(dir string) any {
 			p.Listed = "no SHA256SUMS"
 		case !ok:
 			p.Listed = "unlisted"
-		case want == p.SHA256:
+		case hex.EncodeToString(want) == p.SHA256:
 			p.Listed = "ok"
 		default:
 			p.Listed = "mismatch"
