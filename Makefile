@@ -71,9 +71,14 @@ chaos:
 	TOWERD_CHAOS_KILLS=$(CHAOS_KILLS) TOWERD_CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(GO) test -count=1 -v -timeout 10m -run '^TestChaosKillPlugins$$' ./core/e2e/
 
-# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and dist/towerd.plg.
+# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and
+# dist/towerd.plg, the same bytes for the same tree. RELEASE_URL is where the
+# .plg downloads from (GitHub's release layout: download/vVERSION/…,
+# latest/download/towerd.plg); VERSION overrides sdk/version.go.
+RELEASE_URL ?= https://github.com/towerd/towerd/releases
+VERSION     ?=
 package:
-	GO=$(GO) packaging/unraid/build.sh dist
+	GO=$(GO) RELEASE_URL='$(RELEASE_URL)' VERSION='$(VERSION)' packaging/unraid/build.sh dist
 
 # Installs what the tests need on a fresh Debian machine (root); fails on
 # the first script that fails (make testdeps only warns).
