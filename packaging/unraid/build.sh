@@ -67,6 +67,12 @@ for j in $(jobs -p); do wait "$j"; done  # fails the script if any build failed
 install -m 0755 "$here/rc.towerd" "$stage/etc/rc.d/rc.towerd"
 install -m 0644 "$here/towerd.cfg" "$inst/towerd.cfg.default"
 install -m 0644 "$here/slack-desc" "$stage/install/slack-desc"
+# The webGUI settings page (Settings › User Utilities › towerd), its
+# helpers and the scripts its forms run through update.php.
+mkdir -p "$inst/include" "$inst/scripts"
+install -m 0644 "$here/webgui/towerd.page" "$inst/towerd.page"
+install -m 0644 "$here/webgui/include/settings.php" "$here/webgui/include/api.php" "$inst/include/"
+install -m 0755 "$here/webgui/scripts/apply" "$here/webgui/scripts/service" "$inst/scripts/"
 # Array event hooks: emhttpd runs plugins/*/event/NAME; they act only when
 # the user set ARRAY_HOOKS="yes" (by default the agent keeps running and
 # reports the stopped array).

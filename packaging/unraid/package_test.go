@@ -165,6 +165,12 @@ func TestPackageAndRCScript(t *testing.T) {
 		}
 	}
 
+	for _, f := range webguiFiles { // the settings page, where its test installs it
+		st, err := os.Stat(filepath.Join(root, installDir, f.dst))
+		if err != nil || st.Mode().Perm() != f.mode {
+			t.Errorf("package: %s: %v (mode %v, want %v)", f.dst, err, st.Mode(), f.mode)
+		}
+	}
 	checkPLG(t, plg, txz)
 
 	// Settings on the "flash drive": a free loopback port, the fixture tree.
