@@ -12,8 +12,13 @@ BUILD    := $(GO) build -trimpath -ldflags '$(LDFLAGS)'
 # so every build line names all its tags.
 CGO_PLUGINS ?= vm
 PLUGIN_TAGS ?= towerd_plugin,grpcnotrace,libvirt_dlopen
+# vet and test build every package with libvirt_dlopen, so they need no
+# libvirt headers (the vm plugin loads libvirt.so.0 at run time). -race
+# needs cgo's C compiler; without gcc the tests run without it (loudly).
+TEST_TAGS   ?= libvirt_dlopen
+RACE        := $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test vet deps proto clean bench fuzz chaos package
+.PHONY: all build run test vet deps testdeps proto clean bench fuzz chaos package
 
 all: build
 
@@ -35,12 +40,24 @@ bench: build
 	CGO_ENABLED=0 $(BUILD) -o bin/towerbench ./cmd/towerbench
 	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json
 
+# The SDK is a module of its own (sdk/go.mod; the root requires it through
+# a replace), so ./... at the root does not reach it: vet and test visit
+# each module. The example plugins' modules are tested by core/e2e.
+MODULES := . sdk
+
 vet:
-	$(GO) vet ./...
+	@for m in $(MODULES); do echo "go vet ($$m)"; (cd $$m && $(GO) vet -tags '$(TEST_TAGS)' ./...) || exit 1; done
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '\.pb\.go$$'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 
-test: vet
-	$(GO) test -race -count=1 ./...
+# `make test` on a fresh machine: testdeps installs what the tests talk to
+# (as root; idempotent) or says loudly what it could not install — those
+# tests then skip, or fail under CI=true.
+test: testdeps vet
+	@test -n "$(RACE)" || echo "!! no gcc: running the tests WITHOUT the race detector"
+	@for m in $(MODULES); do echo "go test ($$m)"; (cd $$m && $(GO) test $(RACE) -tags '$(TEST_TAGS)' -count=1 ./...) || exit 1; done
+
+testdeps:
+	@.ci/deps
 
 # Every fuzz target in the repo, FUZZTIME each (default 20s): `make fuzz FUZZTIME=1m`.
 fuzz:
@@ -54,11 +71,17 @@ chaos:
 	TOWERD_CHAOS_KILLS=$(CHAOS_KILLS) TOWERD_CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		$(GO) test -count=1 -v -timeout 10m -run '^TestChaosKillPlugins$$' ./core/e2e/
 
-# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and dist/towerd.plg.
+# Unraid plugin: dist/towerd-VERSION-x86_64-1.txz (linux/amd64, -trimpath) and
+# dist/towerd.plg, the same bytes for the same tree. RELEASE_URL is where the
+# .plg downloads from (GitHub's release layout: download/vVERSION/…,
+# latest/download/towerd.plg); VERSION overrides sdk/version.go.
+RELEASE_URL ?= https://github.com/towerd/towerd/releases
+VERSION     ?=
 package:
-	GO=$(GO) packaging/unraid/build.sh dist
+	GO=$(GO) RELEASE_URL='$(RELEASE_URL)' VERSION='$(VERSION)' packaging/unraid/build.sh dist
 
-# Installs what the tests need on a fresh Debian machine (root).
+# Installs what the tests need on a fresh Debian machine (root); fails on
+# the first script that fails (make testdeps only warns).
 deps:
 	@for s in .ci/setup.d/*.sh; do echo "== $$s"; bash $$s || exit 1; done
 

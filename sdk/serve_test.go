@@ -15,6 +15,10 @@ import (
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
+// hostModule is towerd's module, which holds the SDK's directory: the
+// built-in plugins these tests build live there.
+const hostModule = ".."
+
 // buildLean builds the network plugin the way `make build` builds
 // plugins: with the towerd_plugin tag, no cgo.
 func buildLean(t *testing.T) string {
@@ -23,6 +27,7 @@ func buildLean(t *testing.T) string {
 	cmd := exec.Command("go", "build", "-tags", "towerd_plugin,grpcnotrace", "-o", out,
 		"github.com/towerd/towerd/plugins/network")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Dir = hostModule
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
@@ -96,13 +101,17 @@ func TestServeRefusesToRunWithoutCookie(t *testing.T) {
 // yamux: that is what keeps each plugin process small.
 func TestLeanPluginsLinkNoHostMachinery(t *testing.T) {
 	t.Parallel()
-	mains, err := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`,
-		"github.com/towerd/towerd/plugins/...").Output()
+	list := exec.Command("go", "list", "-f", `{{if eq .Name "main"}}{{.ImportPath}}{{end}}`,
+		"github.com/towerd/towerd/plugins/...")
+	list.Dir = hostModule
+	mains, err := list.Output()
 	if err != nil || len(strings.Fields(string(mains))) == 0 {
 		t.Fatalf("go list plugins: %v %s", err, mains)
 	}
 	args := append([]string{"list", "-deps", "-tags", "towerd_plugin,grpcnotrace"}, strings.Fields(string(mains))...)
-	out, err := exec.Command("go", args...).CombinedOutput()
+	deps := exec.Command("go", args...)
+	deps.Dir = hostModule
+	out, err := deps.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/client"
+	"github.com/towerd/towerd/core/diag"
 )
 
 // Exit codes of the client commands, for scripts.
@@ -31,14 +32,17 @@ const (
 const defaultAddr = "127.0.0.1:8043"
 
 const clientUsage = `Usage:
+  towerd [serve] [flags]                     run the agent (towerd serve --help lists its flags)
   towerd collectors list                     collectors with state, interval, restarts, last error
   towerd collectors enable NAME              enable a collector (persisted)
   towerd collectors disable NAME             disable a collector (persisted)
   towerd collectors interval NAME SECONDS    set a collector's interval, 5-86400 (persisted)
   towerd status                              agent health, host summary and collectors
   towerd mcp                                 MCP server over stdin/stdout for local AI clients (towerd mcp --help)
+  towerd diagnostics [-o FILE]               save a diagnostics zip for a bug report (secrets
+                                             redacted; default towerd-diagnostics-HOST-TIME.zip)
 
-Flags (anywhere after the command):
+Flags of the client commands (before or after the command):
   --addr HOST:PORT   agent address (env TOWERD_ADDR, default 127.0.0.1:8043)
   --token TOKEN      API token (env TOWERD_TOKEN)
   --json             print the agent's JSON instead of a table
@@ -50,7 +54,32 @@ Exit codes: 0 ok, 1 the agent refused the request, 2 usage, 3 agent unreachable,
 
 // isClientCommand reports whether name is a client subcommand.
 func isClientCommand(name string) bool {
-	return name == "collectors" || name == "status" || name == "help"
+	return name == "collectors" || name == "status" || name == "diagnostics" || name == "help"
+}
+
+// clientCommandAt returns the index of the client command in args when
+// only client flags precede it (towerd --addr H:P collectors list), else -1.
+func clientCommandAt(args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if isClientCommand(a) {
+			return i
+		}
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			return -1
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch name {
+		case "json":
+		case "addr", "token", "timeout", "o", "output":
+			if !hasValue {
+				i++ // the value is the next argument
+			}
+		default:
+			return -1 // a serve flag: this is towerd serve
+		}
+	}
+	return -1
 }
 
 // runClient runs a client subcommand (see isClientCommand).
@@ -66,6 +95,8 @@ func runClient(args []string, stdout, stderr io.Writer) int {
 	token := fs.String("token", os.Getenv("TOWERD_TOKEN"), "API token")
 	asJSON := fs.Bool("json", false, "print JSON")
 	timeout := fs.Duration("timeout", 15*time.Second, "request timeout")
+	output := fs.String("o", "", "diagnostics: file to write")
+	fs.StringVar(output, "output", "", "diagnostics: file to write")
 	pos, err := parseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -82,6 +113,12 @@ func runClient(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	cli := &cliRun{c: c, ctx: ctx, json: *asJSON, stdout: stdout, stderr: stderr}
 
+	if args[0] == "diagnostics" {
+		if len(pos) != 0 {
+			return cli.usage("diagnostics takes no arguments (the file is -o FILE)")
+		}
+		return cli.diagnostics(*output)
+	}
 	if args[0] == "status" {
 		if len(pos) != 0 {
 			return cli.usage("status takes no arguments")
@@ -276,6 +313,25 @@ func (r *cliRun) status() int {
 	if len(bad) > 0 {
 		return exitDegraded
 	}
+	return exitOK
+}
+
+// diagnostics saves the agent's diagnostics bundle to file (or a name with
+// the host and time in the current directory).
+func (r *cliRun) diagnostics(file string) int {
+	raw, err := r.c.Do(r.ctx, "GET", diag.BundlePath, nil, nil)
+	if err != nil {
+		return r.fail(err)
+	}
+	if file == "" {
+		host := strings.TrimPrefix(strings.TrimPrefix(r.c.Base(), "http://"), "https://")
+		file = diag.FileName(host, time.Now())
+	}
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		fmt.Fprintln(r.stderr, "towerd:", err)
+		return exitError
+	}
+	fmt.Fprintf(r.stdout, "diagnostics saved to %s (%d bytes)\n", file, len(raw))
 	return exitOK
 }
 

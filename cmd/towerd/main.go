@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -23,9 +24,12 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/core/agent"
+	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/core/config"
+	"github.com/towerd/towerd/core/diag"
 	"github.com/towerd/towerd/core/httpguard"
+	"github.com/towerd/towerd/core/logfile"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -34,8 +38,11 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && isClientCommand(args[0]) { // collectors, status: cli.go
-		return runClient(args, stdout, stderr)
+	if cmd := clientCommandAt(args); cmd >= 0 { // collectors, status, …: cli.go
+		// Client flags may come before the command (towerd --addr H:P
+		// collectors list): move the command to the front.
+		moved := append([]string{args[cmd]}, args[:cmd]...)
+		return runClient(append(moved, args[cmd+1:]...), stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "mcp" { // MCP over stdio: mcp.go
 		return runMCP(args[1:], stdout, stderr)
@@ -60,6 +67,8 @@ var errUsage = errors.New("usage")
 // serveFlags are the flags of `towerd serve`.
 type serveFlags struct {
 	port, bind, pluginsDir, configPath, root, logLevel, disable, demo string
+	logFile                                                           string
+	logMaxSizeMB                                                      int
 	intervals                                                         map[string]*int
 	version                                                           bool
 	token, tlsCert, tlsKey, corsOrigin, allowedHost                   string
@@ -84,6 +93,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.StringVar(&f.configPath, "config", config.DefaultPath, "settings file; created on the first change")
 	fs.StringVar(&f.root, "root", "/", "root of the Unraid state files (var/local/emhttp, boot/config, mnt)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "trace, debug, info, warn or error")
+	fs.StringVar(&f.logFile, "log-file", "", "log file, rotated at --log-max-size-mb with one backup kept (default stderr)")
+	fs.IntVar(&f.logMaxSizeMB, "log-max-size-mb", logfile.DefaultMaxSizeMB, "size in MB at which --log-file is rotated")
 	fs.StringVar(&f.disable, "disable-collectors", "", "comma-separated collectors to disable for this run")
 	fs.StringVar(&f.demo, "demo", "", "fixture Unraid tree to use as --root when the host is not Unraid (e.g. testdata/unraid)")
 	fs.BoolVar(&f.version, "version", false, "print the version and exit")
@@ -107,7 +118,9 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, *flag.FlagSe
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: towerd [serve] [flags]\n\n"+
 			"Runs the towerd agent: REST and WebSocket under /api/v1 on --port,\n"+
-			"collectors from --plugins-dir. Flags override the settings file for this run.\n\nFlags:\n")
+			"collectors from --plugins-dir. Flags override the settings file for this run.\n\n"+
+			"Client commands talk to a running agent: towerd collectors list|enable|disable|interval,\n"+
+			"towerd status, towerd diagnostics (see `towerd help`).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -132,23 +145,37 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "towerd", sdk.Version)
 		return nil
 	}
-	level := hclog.LevelFromString(f.logLevel)
-	if level == hclog.NoLevel {
-		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)
-	}
-	log := hclog.New(&hclog.LoggerOptions{Name: "towerd", Level: level, Output: stderr})
-
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	// The settings file is read before the log is opened (it may name the
+	// log file); its own problems are logged once the log exists.
 	store, err := config.Open(f.configPath)
 	if err != nil {
 		return err
 	}
+	cfg := store.Get()
+	levelName := f.logLevel
+	if !set["log-level"] && cfg.LogLevel != "" {
+		levelName = cfg.LogLevel
+	}
+	level := hclog.LevelFromString(levelName)
+	if level == hclog.NoLevel {
+		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", levelName)
+	}
+	maxMB := f.logMaxSizeMB
+	if !set["log-max-size-mb"] && cfg.LogMaxSizeMB != 0 {
+		maxMB = cfg.LogMaxSizeMB
+	}
+	logOut, err := logfile.Open(logfile.Options{Path: pick(set["log-file"], f.logFile, cfg.LogFile), MaxSizeMB: maxMB, Stderr: stderr})
+	if err != nil {
+		return err
+	}
+	defer logOut.Close()
+	log := hclog.New(&hclog.LoggerOptions{Name: "towerd", Level: level, Output: logOut})
 	if rec := store.Recovered(); rec != nil {
 		log.Error("settings file is corrupt; running on the last good copy", "error", rec,
 			"last_good", store.Path()+config.LastGoodSuffix)
 	}
-	cfg := store.Get()
-	set := map[string]bool{}
-	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 
 	bind, port := cfg.Bind, strconv.Itoa(cfg.Port)
 	if set["bind"] || bind == "" {
@@ -235,7 +262,23 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		MDNS:         mdnsOpts,
 		MCP:          mcpOpts,
 	})
+	// The diagnostics bundle needs the log and the settings, which only
+	// serve holds; it is mounted beside the API, behind the same guard.
+	pluginsDir := f.pluginsDir
+	a.API().Router().Handle(api.Prefix+diag.BundlePath, diag.BundleHandler(func() diag.Source {
+		return diag.Source{
+			Version: sdk.Version, Settings: func() any { return store.Get() },
+			Collectors: func() any { return a.Collectors() }, LogTail: logOut.Tail,
+			PluginsDir: pluginsDir, Root: root, Secrets: []string{guard.Token},
+		}
+	})).Methods(http.MethodGet)
 	log.Info("towerd starting", "version", sdk.Version, "config", store.Path(), "root", root)
+	banner, exposed := startBanner(ln.Addr(), tlsCert != "", guard.Token != "")
+	fmt.Fprint(stdout, banner)
+	if exposed {
+		log.Warn("listening beyond loopback with no API token: anyone who can reach this port can read and control the server",
+			"addr", ln.Addr().String())
+	}
 	return a.Run(ctx, ln)
 }
 
@@ -303,6 +346,41 @@ func outputOptions(f *serveFlags, set map[string]bool, cfg config.Config, tls bo
 		p.ReadOnly = f.mcpReadOnly
 	}
 	return m, p, nil
+}
+
+// startBanner is what serve prints at start: where the status page, the API
+// and the WebSocket are, and a warning when the port is reachable from
+// other machines with no token. exposed reports that case.
+func startBanner(addr net.Addr, tls, token bool) (banner string, exposed bool) {
+	host, port := "localhost", ""
+	var ip net.IP
+	if ta, ok := addr.(*net.TCPAddr); ok {
+		ip, port = ta.IP, strconv.Itoa(ta.Port)
+		if !ip.IsUnspecified() {
+			host = ip.String()
+		}
+	}
+	base := net.JoinHostPort(host, port)
+	httpScheme, wsScheme := "http", "ws"
+	if tls {
+		httpScheme, wsScheme = "https", "wss"
+	}
+	var b strings.Builder
+	where := addr.String()
+	if ip.IsUnspecified() {
+		where += " (all interfaces)"
+	}
+	fmt.Fprintf(&b, "towerd %s listening on %s\n", sdk.Version, where)
+	fmt.Fprintf(&b, "  status page  %s://%s/\n", httpScheme, base)
+	fmt.Fprintf(&b, "  REST API     %s://%s/api/v1/  (OpenAPI: /api/v1/openapi.json)\n", httpScheme, base)
+	fmt.Fprintf(&b, "  WebSocket    %s://%s/api/v1/ws\n", wsScheme, base)
+	exposed = !token && !ip.IsLoopback()
+	if exposed {
+		b.WriteString("WARNING: listening beyond loopback with NO API token: anyone who can reach this port\n" +
+			"  can read and control this server. Set a token ($" + TokenEnv + " or \"token\" in the settings\n" +
+			"  file) or listen on loopback only (--bind 127.0.0.1).\n")
+	}
+	return b.String(), exposed
 }
 
 // pick returns the flag value if the flag was given, else the file's.

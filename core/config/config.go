@@ -63,6 +63,11 @@ type Config struct {
 	// MDNS is the zeroconf announcement; MCP the MCP server.
 	MDNS MDNS `json:"mdns,omitzero"`
 	MCP  MCP  `json:"mcp,omitzero"`
+	// LogFile is towerd's log (rotated at LogMaxSizeMB, one backup kept);
+	// empty: stderr. LogLevel is trace, debug, info, warn or error.
+	LogFile      string `json:"log_file,omitempty"`
+	LogMaxSizeMB int    `json:"log_max_size_mb,omitempty"`
+	LogLevel     string `json:"log_level,omitempty"`
 	// Collectors by name.
 	Collectors map[string]Collector `json:"collectors"`
 }

@@ -1,7 +1,9 @@
-// Package diag serves the core's own runtime figures (goroutines, heap,
-// resident memory) as JSON, for soak and fault-injection tests and for a
-// user chasing a leak. It is mounted only with `towerd --debug-runtime`,
-// behind the same token as the rest of the API.
+// Package diag is what towerd tells about itself. The runtime figures
+// (goroutines, heap, resident memory) as JSON, for soak and fault-injection
+// tests and for a user chasing a leak, mounted only with `towerd
+// --debug-runtime`; and the diagnostics bundle (bundle.go), a zip a user
+// attaches to a bug report, always mounted. Both sit behind the same token
+// as the rest of the API.
 package diag
 
 import (

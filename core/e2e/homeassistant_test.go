@@ -22,7 +22,7 @@ import (
 
 // This file is a client like the Home Assistant integration of the Unraid
 // Management Agent: it knows nothing of towerd's Go types, only the specs
-// (shared/spec/ha-models.md, rest-api.md, websocket-events.md). It polls
+// (docs/ha-models.md, docs/rest-api.md, docs/websocket.md). It polls
 // every REST path the integration calls, concurrently as the integration
 // does, connects to the WebSocket, identifies every event by its fields
 // alone, and checks every field against the type the integration's model

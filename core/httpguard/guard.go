@@ -31,7 +31,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Defaults from shared/spec/rest-api.md.
+// Defaults from docs/rest-api.md.
 const (
 	DefaultRate    = 50  // requests per second per client address
 	DefaultBurst   = 100 // must cover the HA client's ~32 concurrent GETs

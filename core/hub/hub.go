@@ -21,7 +21,7 @@ import (
 	"github.com/towerd/towerd/core/bus"
 )
 
-// Settings from the wire contract (shared/spec/websocket-events.md).
+// Settings from the wire contract (docs/websocket.md).
 const (
 	DefaultMaxClients = 10
 	DefaultBuffer     = 256

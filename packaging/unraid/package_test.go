@@ -3,6 +3,7 @@ package unraid_test
 import (
 	"bytes"
 	"crypto/md5"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
 	"encoding/xml"
@@ -26,12 +27,16 @@ import (
 
 const installDir = "usr/local/emhttp/plugins/towerd"
 
+// testReleaseURL is where the test's .plg downloads from.
+const testReleaseURL = "https://mirror.example/towerd/releases"
+
 // built builds the package with the script `make package` runs.
 func built(t *testing.T) (txz, plg string) {
 	t.Helper()
 	out := t.TempDir()
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(coretest.RepoRoot(), "packaging", "unraid", "build.sh"), out)
+	cmd.Env = append(os.Environ(), "RELEASE_URL="+testReleaseURL+"/")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build.sh: %v\n%s", err, b)
 	}
@@ -153,12 +158,19 @@ func TestPackageAndRCScript(t *testing.T) {
 			t.Errorf("%s holds the build path %s: not built with -trimpath", b, repo)
 		}
 	}
-	for _, f := range []string{"etc/rc.d/rc.towerd", installDir + "/towerd.cfg.default", installDir + "/plugins.d/SHA256SUMS", "install/slack-desc"} {
+	for _, f := range []string{"etc/rc.d/rc.towerd", installDir + "/towerd.cfg.default", installDir + "/plugins.d/SHA256SUMS", "install/slack-desc",
+		installDir + "/event/disks_mounted", installDir + "/event/unmounting_disks"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("package lacks %s", f)
 		}
 	}
 
+	for _, f := range webguiFiles { // the settings page, where its test installs it
+		st, err := os.Stat(filepath.Join(root, installDir, f.dst))
+		if err != nil || st.Mode().Perm() != f.mode {
+			t.Errorf("package: %s: %v (mode %v, want %v)", f.dst, err, st.Mode(), f.mode)
+		}
+	}
 	checkPLG(t, plg, txz)
 
 	// Settings on the "flash drive": a free loopback port, the fixture tree.
@@ -259,6 +271,63 @@ func TestPackageAndRCScript(t *testing.T) {
 	if code, out := rc(t, root, "stop"); code != 0 || !strings.Contains(out, "not running") {
 		t.Errorf("stop when stopped: %d %q", code, out)
 	}
+
+	// Array event hooks: by default they do nothing (the agent keeps
+	// reporting a stopped array); with ARRAY_HOOKS="yes" the array's start
+	// starts the agent and its stop stops it.
+	hook := func(event string) string {
+		cmd := exec.Command(filepath.Join(root, installDir, "event", event))
+		cmd.Env = append(os.Environ(), "TOWERD_PREFIX="+root, "TOWERD_TOKEN=", "TOWERD_ADDR=")
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("event %s: %v\n%s", event, err, b)
+		}
+		return string(b)
+	}
+	hook("disks_mounted")
+	if code, out := rc(t, root, "status"); code != 3 {
+		t.Errorf("hooks not chosen, yet disks_mounted started towerd: %d %q", code, out)
+	}
+	cfg = regexp.MustCompile(`(?m)^ARRAY_HOOKS=.*$`).ReplaceAllString(cfg, `ARRAY_HOOKS="yes"`)
+	if !strings.Contains(cfg, `ARRAY_HOOKS="yes"`) {
+		t.Fatalf("default settings lack ARRAY_HOOKS:\n%s", cfg)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "towerd.cfg"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out := hook("disks_mounted"); !strings.Contains(out, "towerd started") {
+		t.Errorf("disks_mounted with ARRAY_HOOKS=yes: %q", out)
+	}
+	if out := hook("unmounting_disks"); !strings.Contains(out, "towerd stopped") {
+		t.Errorf("unmounting_disks with ARRAY_HOOKS=yes: %q", out)
+	}
+	if code, _ := rc(t, root, "status"); code != 3 {
+		t.Errorf("towerd running after unmounting_disks")
+	}
+
+	// towerd wrote its own log (bounded, rotated), not the rc script.
+	if b, err := os.ReadFile(filepath.Join(root, "var/log/towerd.log")); err != nil || !strings.Contains(string(b), "towerd starting") {
+		t.Errorf("towerd.log: %v %.300s", err, b)
+	}
+	if b, err := os.ReadFile(filepath.Join(root, "var/log/towerd.out")); err != nil || !strings.Contains(string(b), "status page") {
+		t.Errorf("towerd.out: %v %.300s", err, b)
+	}
+}
+
+// `make package` twice on the same tree gives the same bytes: the package
+// and the .plg.
+func TestPackageReproducible(t *testing.T) {
+	t.Parallel()
+	txz1, plg1 := built(t)
+	txz2, plg2 := built(t)
+	if filepath.Base(txz1) != filepath.Base(txz2) {
+		t.Fatalf("names differ: %s %s", txz1, txz2)
+	}
+	for _, pair := range [][2]string{{txz1, txz2}, {plg1, plg2}} {
+		if !bytes.Equal(mustRead(t, pair[0]), mustRead(t, pair[1])) {
+			t.Errorf("%s differs between two builds", filepath.Base(pair[0]))
+		}
+	}
 }
 
 // checkPLG reads the manifest as Unraid's plugin manager does (XML with
@@ -269,7 +338,7 @@ func checkPLG(t *testing.T, plg, txz string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(raw, []byte("@VERSION@")) || bytes.Contains(raw, []byte("@MD5@")) {
+	if regexp.MustCompile(`@[A-Z0-9_]+@`).Match(raw) {
 		t.Error("placeholders left in towerd.plg")
 	}
 	entities := map[string]string{}
@@ -288,14 +357,16 @@ func checkPLG(t *testing.T, plg, txz string) {
 		}
 	}
 	var doc struct {
-		Name    string `xml:"name,attr"`
-		Version string `xml:"version,attr"`
-		Files   []struct {
+		Name      string `xml:"name,attr"`
+		Version   string `xml:"version,attr"`
+		PluginURL string `xml:"pluginURL,attr"`
+		Files     []struct {
 			Name   string `xml:"Name,attr"`
 			Run    string `xml:"Run,attr"`
 			Method string `xml:"Method,attr"`
 			URL    string `xml:"URL"`
 			MD5    string `xml:"MD5"`
+			SHA256 string `xml:"SHA256"`
 			Inline string `xml:"INLINE"`
 		} `xml:"FILE"`
 	}
@@ -305,6 +376,7 @@ func checkPLG(t *testing.T, plg, txz string) {
 		t.Fatalf("towerd.plg is not valid XML: %v", err)
 	}
 	sum := md5.Sum(mustRead(t, txz))
+	sum256 := sha256.Sum256(mustRead(t, txz))
 	pkgName := filepath.Base(txz)
 	if doc.Name != "towerd" || !strings.Contains(pkgName, "-"+doc.Version+"-") {
 		t.Errorf("plg name %q version %q; package %s", doc.Name, doc.Version, pkgName)
@@ -314,8 +386,12 @@ func checkPLG(t *testing.T, plg, txz string) {
 		switch {
 		case strings.HasSuffix(f.Name, "/"+pkgName):
 			pkgFile = true
-			if f.MD5 != hex.EncodeToString(sum[:]) || !strings.HasSuffix(f.URL, "/"+pkgName) || f.Run != "upgradepkg --install-new" {
-				t.Errorf("package FILE: %+v (md5 of package %x)", f, sum)
+			if f.MD5 != hex.EncodeToString(sum[:]) || f.SHA256 != hex.EncodeToString(sum256[:]) || f.Run != "upgradepkg --install-new" {
+				t.Errorf("package FILE: %+v (md5 of package %x, sha256 %x)", f, sum, sum256)
+			}
+			// The download address comes from RELEASE_URL (GitHub's layout).
+			if want := testReleaseURL + "/download/v" + strings.ReplaceAll(doc.Version, "_", "-") + "/" + pkgName; f.URL != want {
+				t.Errorf("package URL %s, want %s", f.URL, want)
 			}
 			if !strings.HasPrefix(f.Name, "/boot/config/plugins/towerd/") {
 				t.Errorf("package kept at %s, want under /boot/config/plugins/towerd/", f.Name)
@@ -325,6 +401,9 @@ func checkPLG(t *testing.T, plg, txz string) {
 		case strings.Contains(f.Inline, "rc.towerd start"):
 			install = strings.Contains(f.Inline, "/boot/config/plugins/towerd/towerd.cfg")
 		}
+	}
+	if want := testReleaseURL + "/latest/download/towerd.plg"; doc.PluginURL != want {
+		t.Errorf("pluginURL %s, want %s", doc.PluginURL, want)
 	}
 	if !pkgFile || !install || !remove {
 		t.Errorf("plg: package FILE %v, install step %v, remove step %v", pkgFile, install, remove)

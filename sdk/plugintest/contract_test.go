@@ -16,7 +16,8 @@ import (
 // testPlugin returns the core's misbehaving test plugin under name (its
 // mode comes from the name).
 func testPlugin(t *testing.T, name string) string {
-	bin := Build(t, "github.com/towerd/towerd/core/internal/testplugin")
+	// In the host's module, which holds this SDK's directory.
+	bin := Build(t, "../../core/internal/testplugin")
 	dst := filepath.Join(t.TempDir(), name)
 	b, err := os.ReadFile(bin)
 	if err != nil {

@@ -30,10 +30,11 @@ var (
 )
 
 // Build compiles a Go main package once per test binary and returns the
-// path of the executable. pkg is an import path of the current module, a
-// directory relative to the test's working directory ("." for the package
-// under test), or the directory of a separate module (one with its own
-// go.mod, such as an out-of-tree plugin), which is built inside that module.
+// path of the executable. pkg is an import path of the current module, or a
+// directory ("." for the package under test; absolute or relative to the
+// test's working directory), which is built inside the module that holds it
+// (the nearest go.mod above it): the module under test, or a separate one
+// such as an out-of-tree plugin.
 // The executable is named after the last element of pkg (the directory's
 // name for "." and other relative paths) unless name is given; towerd
 // requires it to equal the name the plugin describes itself with.
@@ -57,9 +58,13 @@ func Build(t testing.TB, pkg string, name ...string) string {
 			t.Fatal(err)
 		}
 		bin = filepath.Base(abs)
-		if _, err := os.Stat(filepath.Join(abs, "go.mod")); err == nil {
-			cmd = exec.Command("go", "build", "-o", "", ".")
-			cmd.Dir = abs
+		if mod := moduleDir(abs); mod != "" {
+			rel, err := filepath.Rel(mod, abs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd = exec.Command("go", "build", "-o", "", "./"+filepath.ToSlash(rel))
+			cmd.Dir = mod
 		}
 	}
 	if len(name) > 0 {
@@ -72,6 +77,21 @@ func Build(t testing.TB, pkg string, name ...string) string {
 	}
 	buildCache[key] = out
 	return out
+}
+
+// moduleDir returns the nearest directory at or above dir holding a
+// go.mod, or "".
+func moduleDir(dir string) string {
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return ""
+		}
+		dir = up
+	}
 }
 
 // isLocalPath reports whether pkg names a directory rather than an import

@@ -1,6 +1,6 @@
 // Package schema holds the Go types of the nine built-in payloads, with the
-// JSON names of the wire contract (shared/spec/websocket-events.md) plus the
-// extra fields existing clients read (shared/spec/rest-api.md). The core
+// JSON names of the wire contract (docs/websocket.md at the repository's
+// root) plus the extra fields existing clients read (docs/rest-api.md). The core
 // never needs these types: it forwards a plugin's JSON as is. They exist so
 // that plugins and tests agree on one spelling of every field.
 package schema

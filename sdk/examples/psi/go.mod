@@ -4,7 +4,7 @@ go 1.26.8
 
 require (
 	github.com/hashicorp/go-hclog v1.6.3
-	github.com/towerd/towerd v0.0.0
+	github.com/towerd/towerd/sdk v0.0.0
 )
 
 require (
@@ -24,5 +24,5 @@ require (
 )
 
 // Build against the SDK in this repository. Outside it, drop this line and
-// require a released github.com/towerd/towerd instead.
-replace github.com/towerd/towerd => ../../..
+// require a released SDK instead: go get github.com/towerd/towerd/sdk@vX.Y.Z
+replace github.com/towerd/towerd/sdk => ../..
