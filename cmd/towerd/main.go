@@ -227,6 +227,9 @@ func serve(args []string, stdout, stderr io.Writer) error {
 	}
 
 	mqttOpts, err := resolveMQTT(f.mqtt, set, cfg.MQTT, bind, port, tlsCert != "", log)
+	if err != nil {
+		return err
+	}
 	mdnsOpts, mcpOpts, err := outputOptions(f, set, cfg, tlsCert != "")
 	if err != nil {
 		return err
