@@ -486,7 +486,7 @@ func TestHomeAssistantClient(t *testing.T) {
 			continue
 		}
 		served++
-		bad := checkPoll(p, ans)
+		bad := checkPoll(p, ans, true)
 		for _, b := range bad {
 			t.Error(b)
 		}
@@ -495,7 +495,7 @@ func TestHomeAssistantClient(t *testing.T) {
 		}
 	}
 	for path, model := range haFallbacks {
-		for _, b := range checkPoll(haPoll{path: path, model: model}, answers[path]) {
+		for _, b := range checkPoll(haPoll{path: path, model: model}, answers[path], true) {
 			t.Error(b)
 		}
 	}
@@ -642,10 +642,71 @@ func TestHomeAssistantClient(t *testing.T) {
 	}
 }
 
+// Every poll answers 200 with data the integration's models accept even
+// where there is nothing to report: before any collector has run (none
+// installed: the core's defaults), and with the unraid and zfs bundles on
+// an empty root (no Unraid files, no zpool: what the plugins send for
+// missing sources). A slow first collect or a missing file never makes the
+// integration drop a slot; /docker/updates stays the documented 404.
+func TestHomeAssistantDefaults(t *testing.T) {
+	t.Parallel()
+	bundles := coretest.Plugins(t, "unraid", "zfs")
+	for _, tc := range []struct {
+		name    string
+		plugins map[string]string
+	}{{"no collector", map[string]string{}}, {"bundles on an empty root", bundles}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := coretest.Start(t, coretest.Options{Plugins: tc.plugins, Root: t.TempDir()})
+			if len(tc.plugins) > 0 {
+				// Each collector has run once, with data or with an error.
+				for _, n := range bundleCollectors {
+					a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool {
+						code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/"+n+"/data", "")
+						return c.Status == "running" && (c.ErrorCount > 0 || code == http.StatusOK)
+					})
+				}
+			}
+			var paths []string
+			for _, p := range haPolls {
+				paths = append(paths, p.path)
+			}
+			for p := range haFallbacks {
+				paths = append(paths, p)
+			}
+			answers := pollAll(t, a, paths)
+			for _, p := range haPolls {
+				ans := answers[p.path]
+				if _, ok := haUnserved[p.path]; ok {
+					if ans.code != http.StatusNotFound {
+						t.Errorf("GET %s: %d %s, want the documented 404", p.path, ans.code, trim(ans.body))
+					}
+					continue
+				}
+				for _, b := range checkPoll(p, ans, false) {
+					t.Error(b)
+				}
+			}
+			for path, model := range haFallbacks {
+				for _, b := range checkPoll(haPoll{path: path, model: model}, answers[path], false) {
+					t.Error(b)
+				}
+			}
+			if os.Getenv("TOWERD_HA_DUMP") != "" {
+				for _, p := range haPolls {
+					t.Logf("%s: %s", p.path, trim(answers[p.path].body))
+				}
+			}
+		})
+	}
+}
+
 // checkPoll returns why the integration would drop one poll's answer:
 // not 200, the wrong shape, a field its model refuses, a field it reads
 // that is missing, or an empty list where the fixture has items.
-func checkPoll(p haPoll, ans answer) []string {
+//
+// With sendChecks false (the defaults served before a first collect) the
+// fields HA reads may be missing and lists may be empty.
+func checkPoll(p haPoll, ans answer, sendChecks bool) []string {
 	where := "GET " + p.path
 	switch {
 	case ans.err != nil:
@@ -658,13 +719,13 @@ func checkPoll(p haPoll, ans answer) []string {
 		if !ok {
 			return []string{where + ": not a JSON object: " + trim(ans.body)}
 		}
-		return haCheck(where, p.model, m, true)
+		return haCheck(where, p.model, m, sendChecks)
 	}
 	items, ok := ans.parsed.([]any)
 	if !ok {
 		return []string{where + ": not a JSON array (the integration loses the whole list): " + trim(ans.body)}
 	}
-	if p.filled && len(items) == 0 {
+	if sendChecks && p.filled && len(items) == 0 {
 		return []string{where + ": empty, but the fixture tree has items"}
 	}
 	var bad []string
@@ -674,7 +735,7 @@ func checkPoll(p haPoll, ans answer) []string {
 			bad = append(bad, fmt.Sprintf("%s[%d]: not an object", where, i))
 			continue
 		}
-		bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), p.model, m, true)...)
+		bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), p.model, m, sendChecks)...)
 	}
 	return bad
 }
