@@ -23,7 +23,7 @@ import (
 
 // The routes of this file are the Unraid controls and settings the Home
 // Assistant integration calls beyond the monitoring payloads
-// (shared/spec/rest-extended.md): array start/stop and clear statistics
+// (docs/rest-extended.md): array start/stop and clear statistics
 // (forwarded to the array plugin, which talks to emhttpd), reboot and
 // shutdown (run here, only when the user enabled power actions), Docker
 // and VM service settings read from the flash, and Docker port conflicts

@@ -16,7 +16,7 @@ import (
 // a type the model refuses rejects the whole payload in Home Assistant, so
 // the test below fails on it.
 //
-// Notation (ha-models.md "Type notation"): str, int, float, bool,
+// Notation (docs/ha-models.md "Types"): str, int, float, bool,
 // cint/cfloat (coerced), list[X], dict[str,X], a model name, any.
 //   - "?"  optional: null or a missing key is accepted.
 //   - "!"  must be present and not null (REQ, or a field Home Assistant
@@ -151,8 +151,8 @@ var haModels = map[string]haModel{
 	// ### DockerPortConflict (models.py:2317)
 	"DockerPortConflict": {"container_name": "str?", "conflicting_container": "str?", "host_ip": "str?",
 		"protocol": "str?", "host_port": "cint", "container_port": "cint"},
-	// ## Extended models (ha-models.md "Extended models"; the paths of
-	// docs/rest-extended.md). Alias keys (ha-models.md alias columns) are
+	// The models of the paths in docs/rest-extended.md (docs/ha-models.md
+	// "Fields"). Alias keys (ha-models.md "Types") are
 	// listed as fields of the same type: pydantic validates the first one
 	// present, and towerd must never send a refused value under any of them.
 
@@ -322,7 +322,7 @@ func haCheck(where, model string, obj map[string]any, sendChecks bool) []string 
 }
 
 // haValue checks one non-null value against a base type, following
-// pydantic's lax mode as ha-models.md describes it.
+// pydantic's lax mode as docs/ha-models.md "Types" describes it.
 func haValue(where, base string, v any, sendChecks bool) []string {
 	fail := func() []string {
 		b, _ := json.Marshal(v)
@@ -458,7 +458,7 @@ func TestHAModelChecker(t *testing.T) {
 		{"ActionResponse", `{"message":"All notifications archived successfully"}`, 1},
 		{"NetworkInterface", `{"speed_mbps":1000.0,"bytes_received":"12"}`, 0},
 		// The extended models: the reference agent's corrupted_files list
-		// (ha-models.md ZFS ⚑) and other values the models refuse or coerce.
+		// (docs/ha-models.md "Traps worth remembering") and other values the models refuse or coerce.
 		{"ZFSPool", `{"name":"tank","corrupted_files":["/mnt/tank/a.jpg"]}`, 1},
 		{"ZFSPool", `{"name":"tank","corrupted_files":2,"used_bytes":"-"}`, 0},
 		{"NotificationsResponse", `{"overview":{"unread":{"info":1.5}},"notifications":[{"id":7,"timestamp":1763899200}]}`, 3},

@@ -71,8 +71,8 @@ var events = []event{
 		func(m map[string]any) bool { return has(m, "name", "path", "size_bytes") }},
 }
 
-// haPoll is one GET of the integration's refresh (ha-models.md "Endpoint
-// → model", coordinator.py:383-433): 32 calls in one gather, plus
+// haPoll is one GET of the integration's refresh (docs/ha-models.md "The
+// poll and its models"; coordinator.py:383-433): 32 calls in one gather, plus
 // /docker/updates when the "container updates" option is on.
 type haPoll struct {
 	path, model string
@@ -109,7 +109,7 @@ var haPolls = []haPoll{
 }
 
 // haUnserved lists the polls towerd answers 404 on purpose, and why. The
-// integration suppresses the 404 of each (ha-models.md "Client rules")
+// integration suppresses the 404 of each (docs/ha-models.md "How the client behaves")
 // and only leaves those entities out.
 var haUnserved = map[string]string{
 	"/docker/updates": "image update checks need a registry to compare digests with; only polled with the integration's opt-in \"container updates\" option (issue 15 item 6, not done)",
