@@ -317,6 +317,7 @@ func TestHomeAssistantClient(t *testing.T) {
 	// So are the bundles' collectors (the polls below must see their data,
 	// not the defaults served before a first collect).
 	waitFor := append(append([]string{}, plugins...), bundleCollectors...)
+	waitListed(t, a, waitFor)
 	for _, p := range waitFor {
 		a.WaitCollector(t, p, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 	}
@@ -658,7 +659,10 @@ func TestHomeAssistantDefaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := coretest.Start(t, coretest.Options{Plugins: tc.plugins, Root: t.TempDir()})
 			if len(tc.plugins) > 0 {
-				// Each collector has run once, with data or with an error.
+				// The bundles have described their collectors (a moment
+				// after the core answers), and each has run once, with data
+				// or with an error.
+				waitListed(t, a, bundleCollectors)
 				for _, n := range bundleCollectors {
 					a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool {
 						code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/"+n+"/data", "")
@@ -698,6 +702,26 @@ func TestHomeAssistantDefaults(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitListed waits until /collectors/status lists every name: a bundle's
+// collectors appear once the core has asked the process to describe them,
+// a moment after the core answers.
+func waitListed(t *testing.T, a *coretest.Agent, names []string) {
+	t.Helper()
+	plugintest.Eventually(t, 30*time.Second, func() bool {
+		var l struct {
+			Collectors []coretest.Collector `json:"collectors"`
+		}
+		a.GetJSON(t, "/api/v1/collectors/status", &l)
+		n := 0
+		for _, c := range l.Collectors {
+			if oneOf(c.Name, names...) {
+				n++
+			}
+		}
+		return n == len(names)
+	}, "not every collector of %v is listed\n%s", names, a)
 }
 
 // checkPoll returns why the integration would drop one poll's answer:
