@@ -600,6 +600,51 @@ func TestHomeAssistantClient(t *testing.T) {
 		}
 	}
 
+	// Values the integration interprets beyond their type
+	// (docs/ha-models.md): enums it maps, the date form it compares as
+	// strings, the keys it builds entities from.
+	obj := func(p string) map[string]any { m, _ := answers[p].parsed.(map[string]any); return m }
+	notes, _ := obj("/notifications")["notifications"].([]any)
+	for _, it := range notes {
+		n, _ := it.(map[string]any)
+		if !oneOf(n["importance"], "info", "normal", "warning", "alert") || !kindOK(n["timestamp"], 't') || !kindOK(n["id"], 's') {
+			t.Errorf("notification %v: importance %v, timestamp %v", n["id"], n["importance"], n["timestamp"])
+		}
+	}
+	if len(notes) == 0 {
+		t.Error("/notifications is empty; the fixture tree has unread and archived notifications")
+	}
+	records, _ := obj("/array/parity-check/history")["records"].([]any)
+	for _, it := range records {
+		if r, _ := it.(map[string]any); !kindOK(r["date"], 't') || !strings.HasSuffix(r["date"].(string), "Z") {
+			t.Errorf("parity record date %v: the integration picks the latest by string, so one RFC 3339 UTC form", r["date"])
+		}
+	}
+	if len(records) == 0 {
+		t.Error("/array/parity-check/history has no record; the fixture has parity-checks.log")
+	}
+	if sc := obj("/array/parity-check/schedule"); !oneOf(sc["mode"], "disabled", "manual", "daily", "weekly", "monthly", "yearly", "custom") {
+		t.Errorf("parity schedule mode %v", sc["mode"])
+	}
+	if ns := obj("/settings/network-services"); ns["syslog"] == nil {
+		t.Error("/settings/network-services lacks syslog (the integration's key; the reference's syslog_server gives no entity)")
+	}
+	for _, it := range answers["/zfs/pools"].parsed.([]any) {
+		if p, _ := it.(map[string]any); !oneOf(p["health"], "ONLINE", "DEGRADED", "FAULTED", "OFFLINE", "UNAVAIL", "REMOVED") {
+			t.Errorf("zfs pool %v: health %v", p["name"], p["health"])
+		}
+	}
+	st := obj("/diagnostics/self-test")
+	subs, _ := st["subsystems"].([]any)
+	for _, it := range subs {
+		if sub, _ := it.(map[string]any); !oneOf(sub["state"], "healthy", "degraded", "unavailable", "disabled") {
+			t.Errorf("self-test subsystem %v: state %v", sub["subsystem"], sub["state"])
+		}
+	}
+	if !oneOf(st["overall_state"], "healthy", "degraded", "unavailable") || len(subs) == 0 {
+		t.Errorf("self-test overall_state %v with %d subsystems", st["overall_state"], len(subs))
+	}
+
 	// --- Collector management, as the integration reads it. ---
 	checkCollectorStatus(t, answers["/collectors/status"])
 	for _, c := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares"} {
