@@ -13,7 +13,7 @@ import (
 
 // The routes of the Unraid and ZFS bundles (plugins/unraid, plugins/zfs):
 // the paths the Home Assistant integration calls, each served from the
-// cached payload of one collector's topic (see shared/spec/rest-extended.md).
+// cached payload of one collector's topic (see docs/rest-extended.md).
 // Like the routes in monitor.go they never wait on a plugin, and answer
 // defaults of the right shape before the first collect.
 

@@ -23,7 +23,8 @@ import (
 // operation is one method on one path, relative to Prefix.
 type operation struct {
 	method, path, tag, summary string
-	// response is a component schema name, or "" for the action response.
+	// response is a component schema name, "" for the action response,
+	// "-" for any object, or "none" for a path that only answers errors.
 	response string
 	// body is the request body's component schema name, if any.
 	body  string
@@ -45,6 +46,7 @@ func operations() []operation {
 		{method: "GET", path: "/settings/docker", tag: "monitoring", summary: "Unraid's Docker service setting (boot/config/docker.cfg DOCKER_ENABLED; off without the file).", response: "DockerSettings"},
 		{method: "GET", path: "/settings/vm", tag: "monitoring", summary: "Unraid's VM service setting (boot/config/domain.cfg SERVICE; off without the file).", response: "VMSettings"},
 		{method: "GET", path: "/docker/port-conflicts", tag: "monitoring", summary: "Host ports published by two or more running containers, from the cached container list.", response: "[]PortConflict"},
+		{method: "GET", path: "/docker/updates", tag: "monitoring", summary: "Not available: towerd does not check container images for updates (that needs a registry); always 404.", response: "none", errors: []int{404}},
 		{method: "POST", path: "/array/start", tag: "actions", summary: "Start the array through emhttpd (needs mdState STOPPED).", errors: []int{400, 409, 500, 503}},
 		{method: "POST", path: "/array/stop", tag: "actions", summary: "Stop the array through emhttpd (needs mdState STARTED).", errors: []int{400, 409, 500, 503}},
 		{method: "POST", path: "/array/clear-disk-stats", tag: "actions", summary: "Clear the array disks' read/write/error counters through emhttpd; optional {\"confirm\":true}.",
@@ -167,6 +169,7 @@ func buildOpenAPI() obj {
 			resps["200"] = obj{"description": "OK (headers only)."}
 		case op.path == "/ws":
 			resps["101"] = obj{"description": "Switching protocols to WebSocket."}
+		case op.response == "none": // never succeeds; only its errors
 		case op.response == "-":
 			resps["200"] = obj{"description": "OK", "content": obj{"application/json": obj{"schema": obj{"type": "object"}}}}
 		case op.response == "":

@@ -23,7 +23,7 @@ import (
 
 // The routes of this file are the Unraid controls and settings the Home
 // Assistant integration calls beyond the monitoring payloads
-// (shared/spec/rest-extended.md): array start/stop and clear statistics
+// (docs/rest-extended.md): array start/stop and clear statistics
 // (forwarded to the array plugin, which talks to emhttpd), reboot and
 // shutdown (run here, only when the user enabled power actions), Docker
 // and VM service settings read from the flash, and Docker port conflicts
@@ -68,6 +68,7 @@ type hostState struct {
 func (s *Server) unraidRoutes(r prefixed) {
 	// Before GET /docker/{id}, which would take "port-conflicts" for an id.
 	r.HandleFunc("/docker/port-conflicts", s.portConflicts).Methods(http.MethodGet)
+	r.HandleFunc("/docker/updates", dockerUpdates).Methods(http.MethodGet)
 	r.HandleFunc("/settings/docker", s.dockerSettings).Methods(http.MethodGet)
 	r.HandleFunc("/settings/vm", s.vmSettings).Methods(http.MethodGet)
 	for _, a := range []string{"start", "stop", "clear-disk-stats"} {
@@ -313,4 +314,14 @@ func (s *Server) portConflicts(w http.ResponseWriter, _ *http.Request) {
 		return out[i].Protocol < out[j].Protocol
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+// dockerUpdates answers GET /docker/updates with a clear 404: towerd does
+// not check images for updates, which needs a registry to compare digests
+// with (docs/rest-extended.md). Home Assistant polls the path only with its
+// opt-in "container updates" option and mutes this 404; without the route
+// the path fell through to GET /docker/{id} and read "no item with id
+// \"updates\"".
+func dockerUpdates(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusNotFound, "container image update checks are not available in towerd (they need a registry to compare image digests with)")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/towerd/towerd/core/bus"
@@ -54,4 +55,15 @@ func FuzzFlatCfg(f *testing.F) {
 			t.Fatal("nil map without error")
 		}
 	})
+}
+
+// GET /docker/updates says plainly that image update checks are not
+// available, instead of falling through to the container lookup.
+func TestDockerUpdatesNotServed(t *testing.T) {
+	s := New(bus.New(), nil, http.NotFoundHandler())
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, Prefix+"/docker/updates", nil))
+	if rec.Code != http.StatusNotFound || !strings.Contains(rec.Body.String(), `"success":false`) || !strings.Contains(rec.Body.String(), "registry") {
+		t.Errorf("GET /docker/updates: %d %s", rec.Code, rec.Body)
+	}
 }

@@ -11,12 +11,12 @@ import (
 )
 
 // The Home Assistant integration's pydantic models, transcribed from
-// shared/spec/ha-models.md (mirror HEAD 9fcfd9c): every model towerd
+// docs/ha-models.md (mirror HEAD 9fcfd9c): every model towerd
 // serves, every field, the JSON type the model accepts. A payload field of
 // a type the model refuses rejects the whole payload in Home Assistant, so
 // the test below fails on it.
 //
-// Notation (ha-models.md "Type notation"): str, int, float, bool,
+// Notation (docs/ha-models.md "Types"): str, int, float, bool,
 // cint/cfloat (coerced), list[X], dict[str,X], a model name, any.
 //   - "?"  optional: null or a missing key is accepted.
 //   - "!"  must be present and not null (REQ, or a field Home Assistant
@@ -151,6 +151,127 @@ var haModels = map[string]haModel{
 	// ### DockerPortConflict (models.py:2317)
 	"DockerPortConflict": {"container_name": "str?", "conflicting_container": "str?", "host_ip": "str?",
 		"protocol": "str?", "host_port": "cint", "container_port": "cint"},
+	// The models of the paths in docs/rest-extended.md (docs/ha-models.md
+	// "Fields"). Alias keys (ha-models.md "Types") are
+	// listed as fields of the same type: pydantic validates the first one
+	// present, and towerd must never send a refused value under any of them.
+
+	// ### NotificationsResponse — /notifications (models.py:1306, 1253,
+	// 1276, 1265)
+	"NotificationsResponse": {"overview": "NotificationOverview?*", "notifications": "list[Notification]?*",
+		"timestamp": "str?", "total_count": "any"},
+	"Notification":         {"id": "str?*", "subject": "str?*", "description": "str?", "importance": "str?*", "timestamp": "str?*"},
+	"NotificationOverview": {"unread": "NotificationCounts?*", "archive": "NotificationCounts?*", "timestamp": "str?"},
+	"NotificationCounts":   {"info": "int?*", "warning": "int?*", "alert": "int?*", "total": "int?*"},
+
+	// ### UserScript — /user-scripts (models.py:1669)
+	"UserScript": {"name": "str?*", "description": "str?*", "script_path": "str?", "schedule": "str?",
+		"running": "bool?", "timestamp": "str?"},
+
+	// ### ZFS — /zfs/pools, /zfs/datasets, /zfs/snapshots, /zfs/arc
+	// (models.py:1763-1845); errors is an extra read with getattr.
+	"ZFSPool": {"name": "str?*", "state": "str?", "health": "str?*", "size_bytes": "cint*", "free_bytes": "cint*",
+		"used_bytes": "cint*", "corrupted_files": "cint", "is_boot_pool": "bool?", "errors": "any", "timestamp": "str?"},
+	"ZFSDataset": {"name": "str?*", "pool": "str?*", "mountpoint": "str?", "compression": "str?",
+		"used_bytes": "int?*", "available_bytes": "int?*", "timestamp": "str?"},
+	"ZFSSnapshot": {"name": "str?*", "dataset": "str?*", "creation": "str?*", "used_bytes": "int?*",
+		"referenced_bytes": "int?*", "timestamp": "str?"},
+	"ZFSArcStats": {"hit_ratio_percent": "float?*", "size_bytes": "int?*", "target_size_bytes": "int?*",
+		"hits": "int?*", "misses": "int?*", "configured_max_bytes": "int?", "timestamp": "str?"},
+
+	// ### FanControlStatus — /fans (models.py:2838-2940)
+	"FanControlStatus": {"fans": "list[FanDevice]?*", "summary": "FanSummary?*", "profiles": "list[FanProfile]?",
+		"config": "FanControlConfig?", "timestamp": "str?"},
+	"FanDevice": {"id": "str?*", "name": "str?*", "rpm": "cint*", "pwm_value": "cint", "hwmon_index": "cint*",
+		"pwm_percent": "cfloat", "mode": "str?*", "controllable": "bool?*", "hwmon_path": "str?"},
+	"FanSummary":       {"failed_fans": "list[str]?*", "total_fans": "cint", "controllable_fans": "cint"},
+	"FanProfile":       {"name": "str?", "description": "str?", "curve_points": "list[FanCurvePoint]?", "built_in": "bool?"},
+	"FanCurvePoint":    {"temp_celsius": "cfloat", "speed_percent": "cfloat"},
+	"FanControlConfig": {"enabled": "bool?", "control_enabled": "bool?", "control_method": "str?", "poll_interval_seconds": "cint", "safety": "FanSafety?"},
+	"FanSafety":        {"min_speed_percent": "cfloat", "critical_temp_celsius": "cfloat", "failure_rpm_threshold": "cint"},
+
+	// ### DiskSettings — /settings/disk-thresholds (models.py:1596)
+	"DiskSettings": {"hdd_temp_warning_celsius": "cint*", "hdd_temp_critical_celsius": "cint*",
+		"ssd_temp_warning_celsius": "cint*", "ssd_temp_critical_celsius": "cint*",
+		"spindown_delay_minutes": "cint", "shutdown_timeout_seconds": "cint", "warning_utilization_percent": "cint",
+		"critical_utilization_percent": "cint", "start_array": "bool?", "spinup_groups": "bool?",
+		"nvme_power_monitoring": "bool?", "default_filesystem": "str?", "timestamp": "str?"},
+
+	// ### MoverSettings — /mover, else /settings/mover (models.py:2156)
+	"MoverSettings": {"active": "bool?*", "schedule": "str?*", "logging": "bool?*", "cache_floor_kb": "int?",
+		"last_run_start": "str?", "last_run_finish": "str?", "last_run_duration_seconds": "cint",
+		"last_run_files_moved": "cint", "last_run_bytes_moved": "cint", "current_throughput_mbs": "cfloat", "timestamp": "str?"},
+
+	// ### ParitySchedule — /array/parity-check/schedule (models.py:1932)
+	"ParitySchedule": {
+		"mode": "str?*", "schedule_mode": "str?", "parity_mode": "str?",
+		"day": "cint*", "day_of_week": "cint", "weekday": "cint", "schedule_day": "cint", "dayOfWeek": "cint",
+		"hour": "cint*", "schedule_hour": "cint", "start_hour": "cint",
+		"minute": "cint*", "schedule_minute": "cint", "start_minute": "cint",
+		"day_of_month": "cint*", "month": "cint*", "schedule_month": "cint", "frequency": "cint",
+		"duration_hours": "cint", "pause_hour": "cint", "cumulative": "bool?",
+		"correcting": "bool?*", "write_corrections": "bool?", "auto_correct": "bool?",
+		"enabled": "bool?*", "schedule_enabled": "bool?", "scheduled": "bool?",
+		"cron": "str?", "cron_expression": "str?", "custom_cron": "str?",
+		"check_cron": "str?*", "schedule_cron": "str?", "timestamp": "str?",
+	},
+
+	// ### ParityHistory — /array/parity-check/history (models.py:1694-1745)
+	"ParityHistory": {"records": "list[ParityCheckRecord]?*", "timestamp": "str?"},
+	"ParityCheckRecord": {"date": "str?*", "duration_seconds": "int?*", "status": "str?*", "errors": "int?*",
+		"action": "str?", "speed_mbps": "float?", "size_bytes": "int?"},
+
+	// ### FlashDriveInfo — /system/flash (models.py:2223); total_bytes and
+	// product are extras read with getattr.
+	"FlashDriveInfo": {"size_bytes": "cint*", "used_bytes": "cint*", "free_bytes": "cint*", "usage_percent": "cfloat*",
+		"guid": "str?*", "vendor": "str?*", "model": "str?*", "smart_available": "bool?", "device": "str?",
+		"timestamp": "str?", "total_bytes": "any", "product": "any"},
+
+	// ### PluginList — /plugins (models.py:2345)
+	"PluginList": {"plugins": "list[PluginInfo]?*", "total_plugins": "int?", "plugins_with_updates": "int?",
+		"timestamp": "str?"},
+	"PluginInfo": {"name": "str?*", "update_available": "bool?*", "version": "str?"},
+
+	// ### UpdateStatus — /os/update, else /updates (models.py:2198);
+	// plugins_with_updates is an extra (a list or an int).
+	"UpdateStatus": {"current_version": "str?*", "latest_version": "str?*", "os_update_available": "bool?*",
+		"update_available": "bool?", "plugin_updates_count": "int?", "status": "str?", "total_plugins": "int?",
+		"plugins_with_updates": "any", "timestamp": "str?"},
+
+	// ### RegistrationInfo — /registration (models.py:1206)
+	"RegistrationInfo": {"type": "str?*", "state": "str?*", "key_file": "str?", "guid": "str?"},
+
+	// ### NetworkServicesStatus — /settings/network-services
+	// (models.py:2361-2408)
+	"NetworkServicesStatus": {"smb": "NetworkServiceInfo?*", "nfs": "NetworkServiceInfo?*", "afp": "NetworkServiceInfo?",
+		"ftp": "NetworkServiceInfo?*", "ssh": "NetworkServiceInfo?*", "telnet": "NetworkServiceInfo?*",
+		"avahi": "NetworkServiceInfo?*", "netbios": "NetworkServiceInfo?*", "wsd": "NetworkServiceInfo?*",
+		"wireguard": "NetworkServiceInfo?*", "upnp": "NetworkServiceInfo?*", "ntp": "NetworkServiceInfo?*",
+		"syslog": "NetworkServiceInfo?*", "services_enabled": "int?", "services_running": "int?"},
+	"NetworkServiceInfo": {"name": "str?*", "running": "bool?*", "enabled": "bool?*", "port": "int?*", "description": "str?"},
+
+	// ### UnassignedInfo — /unassigned (models.py:1340-1436). RemoteShare's
+	// before-validator derives name, mounted, protocol and server from
+	// source, status, type and smb_server.
+	"UnassignedInfo":   {"devices": "list[UnassignedDevice]?*", "remote_shares": "list[RemoteShare]?*", "timestamp": "str?"},
+	"UnassignedDevice": {"name": "str?", "device": "str?*", "size_bytes": "int?*", "mounted": "bool?*", "filesystem": "str?"},
+	"RemoteShare": {"source": "str?*", "type": "str?*", "status": "str?*", "mount_point": "str?*",
+		"usage_percent": "float?", "size_bytes": "int?", "used_bytes": "int?", "free_bytes": "int?",
+		"smb_server": "str?", "auto_mount": "bool?", "read_only": "bool?", "smb_share": "str?",
+		"name": "str?", "mounted": "bool?", "protocol": "str?", "server": "str?"},
+
+	// ### DiagnosticsSelfTestResponse — /diagnostics/self-test
+	// (models.py:2284-2315)
+	"DiagnosticsSelfTestResponse": {"overall_state": "str?*", "subsystems": "list[SubsystemSelfTestStatus]?*",
+		"unraid_version": "str?", "timestamp": "str?"},
+	"SubsystemSelfTestStatus": {"subsystem": "str?*", "state": "str?*", "source_status": "str?", "last_checked": "str?"},
+
+	// ### ContainerUpdatesResult — /docker/updates (models.py:2439-2486)
+	"ContainerUpdatesResult": {"updates_available": "int?", "total_count": "int?",
+		"containers": "list[ContainerUpdateInfo]?", "timestamp": "str?"},
+	"ContainerUpdateInfo": {"container_id": "str?", "container_name": "str?", "image": "str?", "current_digest": "str?",
+		"latest_digest": "str?", "update_available": "bool?", "timestamp": "str?"},
+
 	// /health (setup) and ## Action responses (models.py:1184)
 	"HealthStatus":   {"status": "str!"},
 	"ActionResponse": {"success": "bool!", "message": "str?", "timestamp": "str?"},
@@ -201,7 +322,7 @@ func haCheck(where, model string, obj map[string]any, sendChecks bool) []string 
 }
 
 // haValue checks one non-null value against a base type, following
-// pydantic's lax mode as ha-models.md describes it.
+// pydantic's lax mode as docs/ha-models.md "Types" describes it.
 func haValue(where, base string, v any, sendChecks bool) []string {
 	fail := func() []string {
 		b, _ := json.Marshal(v)
@@ -318,7 +439,8 @@ func laxBool(v any) bool {
 
 // The checker refuses what pydantic refuses: the payload towerd sent
 // before (sync_speed and sync_eta as numbers) fails, as do a null state,
-// a bool where a cfloat is due, 1.5 for an int, an object for a list.
+// a bool where a cfloat is due, 1.5 for an int, an object for a list, and
+// the reference agent's list of corrupted files.
 func TestHAModelChecker(t *testing.T) {
 	for _, tc := range []struct {
 		model, payload string
@@ -335,6 +457,19 @@ func TestHAModelChecker(t *testing.T) {
 		{"ShareInfo", `{"smb_export":"yes","nfs_export":0,"security":"public"}`, 0},
 		{"ActionResponse", `{"message":"All notifications archived successfully"}`, 1},
 		{"NetworkInterface", `{"speed_mbps":1000.0,"bytes_received":"12"}`, 0},
+		// The extended models: the reference agent's corrupted_files list
+		// (docs/ha-models.md "Traps worth remembering") and other values the models refuse or coerce.
+		{"ZFSPool", `{"name":"tank","corrupted_files":["/mnt/tank/a.jpg"]}`, 1},
+		{"ZFSPool", `{"name":"tank","corrupted_files":2,"used_bytes":"-"}`, 0},
+		{"NotificationsResponse", `{"overview":{"unread":{"info":1.5}},"notifications":[{"id":7,"timestamp":1763899200}]}`, 3},
+		{"NotificationsResponse", `{"notifications":{"id":"x"}}`, 1},
+		{"ParityHistory", `{"records":[{"date":"2025-06-01T03:12:44Z","duration_seconds":"14h","errors":"2","speed_mbps":"fast"}]}`, 2},
+		{"UnassignedInfo", `{"devices":[{"device":"sdh","size_bytes":"2 TB","mounted":"mounted"}],"remote_shares":[{"source":"//NAS/b","usage_percent":""}]}`, 3},
+		{"FanControlStatus", `{"fans":[{"id":"hwmon2_fan1","rpm":"-","pwm_percent":40}],"summary":{"failed_fans":"hwmon2_fan3"}}`, 1},
+		{"NetworkServicesStatus", `{"smb":{"name":"SMB","running":"up","port":"445/tcp"}}`, 2},
+		{"ParitySchedule", `{"mode":"monthly","enabled":"enable","day_of_week":"sun","check_cron":30}`, 2},
+		{"UpdateStatus", `{"os_update_available":"yes","plugins_with_updates":["unassigned.devices"]}`, 0},
+		{"DiagnosticsSelfTestResponse", `{"subsystems":[{"subsystem":"array","state":null}],"overall_state":0}`, 1},
 	} {
 		var m map[string]any
 		d := json.NewDecoder(strings.NewReader(tc.payload))

@@ -71,6 +71,61 @@ var events = []event{
 		func(m map[string]any) bool { return has(m, "name", "path", "size_bytes") }},
 }
 
+// haPoll is one GET of the integration's refresh (docs/ha-models.md "The
+// poll and its models"; coordinator.py:383-433): 32 calls in one gather, plus
+// /docker/updates when the "container updates" option is on.
+type haPoll struct {
+	path, model string
+	list        bool
+	// filled: the fixture tree has items, so an empty list is a failure
+	// (the integration builds ZFS and script entities only from a
+	// non-empty first poll).
+	filled bool
+}
+
+var haPolls = []haPoll{
+	{"/system", "SystemInfo", false, false}, {"/array", "ArrayStatus", false, false},
+	{"/disks", "DiskInfo", true, true}, {"/docker", "ContainerInfo", true, false},
+	{"/vm", "VMInfo", true, true}, {"/ups", "UPSInfo", false, false},
+	{"/gpu", "GPUInfo", true, false}, {"/network", "NetworkInterface", true, true},
+	{"/shares", "ShareInfo", true, true},
+	{"/notifications", "NotificationsResponse", false, false}, {"/notifications/overview", "NotificationOverview", false, false},
+	{"/user-scripts", "UserScript", true, true},
+	{"/zfs/pools", "ZFSPool", true, true}, {"/zfs/datasets", "ZFSDataset", true, true},
+	{"/zfs/snapshots", "ZFSSnapshot", true, true}, {"/zfs/arc", "ZFSArcStats", false, false},
+	{"/collectors/status", "CollectorStatus", false, false}, {"/fans", "FanControlStatus", false, false},
+	{"/settings/disk-thresholds", "DiskSettings", false, false}, {"/mover", "MoverSettings", false, false},
+	{"/array/parity-check/schedule", "ParitySchedule", false, false},
+	{"/array/parity-check/history", "ParityHistory", false, false},
+	{"/system/flash", "FlashDriveInfo", false, false}, {"/plugins", "PluginList", false, false},
+	{"/os/update", "UpdateStatus", false, false},
+	{"/settings/docker", "DockerSettings", false, false}, {"/settings/vm", "VMSettings", false, false},
+	{"/registration", "RegistrationInfo", false, false},
+	{"/settings/network-services", "NetworkServicesStatus", false, false},
+	{"/unassigned", "UnassignedInfo", false, false},
+	{"/diagnostics/self-test", "DiagnosticsSelfTestResponse", false, false},
+	{"/docker/port-conflicts", "DockerPortConflict", true, false},
+	{"/docker/updates", "ContainerUpdatesResult", false, false},
+}
+
+// haUnserved lists the polls towerd answers 404 on purpose, and why. The
+// integration suppresses the 404 of each (docs/ha-models.md "How the client behaves")
+// and only leaves those entities out.
+var haUnserved = map[string]string{
+	"/docker/updates": "image update checks need a registry to compare digests with; only polled with the integration's opt-in \"container updates\" option (issue 15 item 6, not done)",
+}
+
+// The fallback paths the integration tries only after a request error on
+// /mover and /os/update: served too, checked against the same models.
+var haFallbacks = map[string]string{"/settings/mover": "MoverSettings", "/updates": "UpdateStatus"}
+
+// bundleCollectors are the collectors of the unraid and zfs bundles, whose
+// topics the integration's WebSocket client does not identify (it only
+// refreshes); their data reaches it through the polls above.
+var bundleCollectors = []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
+	"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans",
+	"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+
 // identify returns the kinds whose rule matches data; for a list, every
 // item must match the same single kind. An empty list cannot be told
 // apart by its fields (the HA client treats it as "empty").
@@ -191,8 +246,8 @@ func builtinPlugins(t *testing.T) []string {
 	}
 	var names []string
 	for _, m := range mains {
-		// The bundles serve collectors of other names and topics; their
-		// routes are checked by unraid_bundle_test.go.
+		// The bundles serve collectors of other names and topics (see
+		// bundleCollectors); the test starts them on its own.
 		if n := filepath.Base(filepath.Dir(m)); n != "unraid" && n != "zfs" {
 			names = append(names, n)
 		}
@@ -251,7 +306,7 @@ func TestHomeAssistantClient(t *testing.T) {
 	}
 	t.Logf("built-in plugins in this tree: %v", plugins)
 	a := coretest.Start(t, coretest.Options{
-		Plugins: coretest.Plugins(t, plugins...),
+		Plugins: coretest.Merge(coretest.Plugins(t, plugins...), coretest.Plugins(t, "unraid", "zfs")),
 		Root:    filepath.Join(coretest.RepoRoot(), "testdata", "unraid"),
 		// libvirt's built-in test driver has a running domain, so /vm
 		// items are checked against the model too.
@@ -259,23 +314,33 @@ func TestHomeAssistantClient(t *testing.T) {
 	})
 
 	// Every installed collector runs and has delivered a first payload.
-	for _, p := range plugins {
+	// So are the bundles' collectors (the polls below must see their data,
+	// not the defaults served before a first collect).
+	waitFor := append(append([]string{}, plugins...), bundleCollectors...)
+	waitListed(t, a, waitFor)
+	for _, p := range waitFor {
 		a.WaitCollector(t, p, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 	}
+	bundleTopics := map[string]bool{}
 	plugintest.Eventually(t, 60*time.Second, func() bool {
 		var l struct {
 			Collectors []struct {
 				Name        string    `json:"name"`
+				Topic       string    `json:"topic"`
 				LastSuccess time.Time `json:"last_success"`
 			} `json:"collectors"`
 		}
 		a.GetJSON(t, "/api/v1/collectors/status", &l)
+		done := 0
 		for _, c := range l.Collectors {
-			if installed[c.Name] && c.LastSuccess.IsZero() {
-				return false
+			if oneOf(c.Name, bundleCollectors...) {
+				bundleTopics[c.Topic] = true
+			}
+			if oneOf(c.Name, waitFor...) && !c.LastSuccess.IsZero() {
+				done++
 			}
 		}
-		return true
+		return done == len(waitFor)
 	}, "not every installed collector has collected once\n%s", a)
 
 	// --- WebSocket: the snapshot on connect carries every topic. ---
@@ -322,6 +387,9 @@ func TestHomeAssistantClient(t *testing.T) {
 		}
 		kinds := identify(data)
 		e := eventByTopic(ev.Topic)
+		if e == nil && bundleTopics[ev.Topic] {
+			continue // checked through REST below
+		}
 		switch {
 		case e == nil:
 			t.Errorf("event with unknown topic %q", ev.Topic)
@@ -353,9 +421,12 @@ func TestHomeAssistantClient(t *testing.T) {
 	}
 
 	// --- REST: every path of rest-api.md, concurrently. ---
-	paths := []string{"/health", "/settings/docker", "/settings/vm", "/collectors/status", "/docker/port-conflicts", "/nonexistent"}
-	for _, e := range events {
-		paths = append(paths, e.path)
+	paths := []string{"/health", "/nonexistent"}
+	for _, p := range haPolls {
+		paths = append(paths, p.path)
+	}
+	for p := range haFallbacks {
+		paths = append(paths, p)
 	}
 	for _, c := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares", "bogus"} {
 		paths = append(paths, "/collectors/"+c)
@@ -389,7 +460,8 @@ func TestHomeAssistantClient(t *testing.T) {
 		if ans.ctype != "application/json" {
 			t.Errorf("GET %s: Content-Type %q", p, ans.ctype)
 		}
-		notFound := strings.HasSuffix(p, "/no-such-item") || p == "/nonexistent" || p == "/collectors/bogus"
+		_, unserved := haUnserved[p]
+		notFound := strings.HasSuffix(p, "/no-such-item") || p == "/nonexistent" || p == "/collectors/bogus" || unserved
 		if notFound {
 			m, _ := ans.parsed.(map[string]any)
 			if msg, _ := m["message"].(string); ans.code != http.StatusNotFound || m["success"] != false || msg == "" {
@@ -405,26 +477,39 @@ func TestHomeAssistantClient(t *testing.T) {
 	if m, _ := answers["/health"].parsed.(map[string]any); m["status"] != "ok" {
 		t.Errorf("/health = %s", answers["/health"].body)
 	}
-	// The other objects HA polls, against their models.
-	for path, model := range map[string]string{"/health": "HealthStatus", "/settings/docker": "DockerSettings",
-		"/settings/vm": "VMSettings", "/collectors/status": "CollectorStatus"} {
-		m, ok := answers[path].parsed.(map[string]any)
-		if !ok {
-			t.Errorf("GET %s is not an object: %s", path, answers[path].body)
+	// Every call of the integration's refresh, against its model: the
+	// status, the shape, every field's type and the fields HA reads.
+	valid, served := 0, 0
+	for _, p := range haPolls {
+		ans := answers[p.path]
+		if why, ok := haUnserved[p.path]; ok {
+			t.Logf("GET %s: %d, not served on purpose: %s", p.path, ans.code, why)
 			continue
 		}
-		for _, bad := range haCheck("GET "+path, model, m, true) {
-			t.Error(bad)
+		served++
+		bad := checkPoll(p, ans, true)
+		for _, b := range bad {
+			t.Error(b)
+		}
+		if len(bad) == 0 {
+			valid++
 		}
 	}
-	if list, ok := answers["/docker/port-conflicts"].parsed.([]any); !ok {
-		t.Errorf("GET /docker/port-conflicts is not an array: %s", answers["/docker/port-conflicts"].body)
+	for path, model := range haFallbacks {
+		for _, b := range checkPoll(haPoll{path: path, model: model}, answers[path], true) {
+			t.Error(b)
+		}
+	}
+	t.Logf("Home Assistant's refresh: %d of %d polls answer 200 with data its models accept (%d more polled only with an option, answered 404: %v)",
+		valid, served, len(haUnserved), sortedKeys(haUnserved))
+	if valid != served {
+		t.Errorf("%d of %d polls are refused by the integration", served-valid, served)
+	}
+	if m, ok := answers["/health"].parsed.(map[string]any); !ok {
+		t.Errorf("GET /health is not an object: %s", answers["/health"].body)
 	} else {
-		for i, it := range list {
-			m, _ := it.(map[string]any)
-			for _, bad := range haCheck(fmt.Sprintf("GET /docker/port-conflicts[%d]", i), "DockerPortConflict", m, false) {
-				t.Error(bad)
-			}
+		for _, bad := range haCheck("GET /health", "HealthStatus", m, true) {
+			t.Error(bad)
 		}
 	}
 	// Unraid's service settings (the fixture's docker.cfg and domain.cfg
@@ -515,6 +600,51 @@ func TestHomeAssistantClient(t *testing.T) {
 		}
 	}
 
+	// Values the integration interprets beyond their type
+	// (docs/ha-models.md): enums it maps, the date form it compares as
+	// strings, the keys it builds entities from.
+	obj := func(p string) map[string]any { m, _ := answers[p].parsed.(map[string]any); return m }
+	notes, _ := obj("/notifications")["notifications"].([]any)
+	for _, it := range notes {
+		n, _ := it.(map[string]any)
+		if !oneOf(n["importance"], "info", "normal", "warning", "alert") || !kindOK(n["timestamp"], 't') || !kindOK(n["id"], 's') {
+			t.Errorf("notification %v: importance %v, timestamp %v", n["id"], n["importance"], n["timestamp"])
+		}
+	}
+	if len(notes) == 0 {
+		t.Error("/notifications is empty; the fixture tree has unread and archived notifications")
+	}
+	records, _ := obj("/array/parity-check/history")["records"].([]any)
+	for _, it := range records {
+		if r, _ := it.(map[string]any); !kindOK(r["date"], 't') || !strings.HasSuffix(r["date"].(string), "Z") {
+			t.Errorf("parity record date %v: the integration picks the latest by string, so one RFC 3339 UTC form", r["date"])
+		}
+	}
+	if len(records) == 0 {
+		t.Error("/array/parity-check/history has no record; the fixture has parity-checks.log")
+	}
+	if sc := obj("/array/parity-check/schedule"); !oneOf(sc["mode"], "disabled", "manual", "daily", "weekly", "monthly", "yearly", "custom") {
+		t.Errorf("parity schedule mode %v", sc["mode"])
+	}
+	if ns := obj("/settings/network-services"); ns["syslog"] == nil {
+		t.Error("/settings/network-services lacks syslog (the integration's key; the reference's syslog_server gives no entity)")
+	}
+	for _, it := range answers["/zfs/pools"].parsed.([]any) {
+		if p, _ := it.(map[string]any); !oneOf(p["health"], "ONLINE", "DEGRADED", "FAULTED", "OFFLINE", "UNAVAIL", "REMOVED") {
+			t.Errorf("zfs pool %v: health %v", p["name"], p["health"])
+		}
+	}
+	st := obj("/diagnostics/self-test")
+	subs, _ := st["subsystems"].([]any)
+	for _, it := range subs {
+		if sub, _ := it.(map[string]any); !oneOf(sub["state"], "healthy", "degraded", "unavailable", "disabled") {
+			t.Errorf("self-test subsystem %v: state %v", sub["subsystem"], sub["state"])
+		}
+	}
+	if !oneOf(st["overall_state"], "healthy", "degraded", "unavailable") || len(subs) == 0 {
+		t.Errorf("self-test overall_state %v with %d subsystems", st["overall_state"], len(subs))
+	}
+
 	// --- Collector management, as the integration reads it. ---
 	checkCollectorStatus(t, answers["/collectors/status"])
 	for _, c := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares"} {
@@ -552,10 +682,140 @@ func TestHomeAssistantClient(t *testing.T) {
 		t.Errorf("docker action with a bad id: %d %s", code, body)
 	}
 	if os.Getenv("TOWERD_HA_DUMP") != "" { // for looking at what a client sees
-		for _, e := range events {
-			t.Logf("%s: %s", e.path, trim(answers[e.path].body))
+		for _, p := range haPolls {
+			t.Logf("%s: %s", p.path, answers[p.path].body)
 		}
 	}
+}
+
+// Every poll answers 200 with data the integration's models accept even
+// where there is nothing to report: before any collector has run (none
+// installed: the core's defaults), and with the unraid and zfs bundles on
+// an empty root (no Unraid files, no zpool: what the plugins send for
+// missing sources). A slow first collect or a missing file never makes the
+// integration drop a slot; /docker/updates stays the documented 404.
+func TestHomeAssistantDefaults(t *testing.T) {
+	t.Parallel()
+	bundles := coretest.Plugins(t, "unraid", "zfs")
+	for _, tc := range []struct {
+		name    string
+		plugins map[string]string
+	}{{"no collector", map[string]string{}}, {"bundles on an empty root", bundles}} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := coretest.Start(t, coretest.Options{Plugins: tc.plugins, Root: t.TempDir()})
+			if len(tc.plugins) > 0 {
+				// The bundles have described their collectors (a moment
+				// after the core answers), and each has run once, with data
+				// or with an error.
+				waitListed(t, a, bundleCollectors)
+				for _, n := range bundleCollectors {
+					a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool {
+						code, _ := a.Do(t, http.MethodGet, "/api/v1/collectors/"+n+"/data", "")
+						return c.Status == "running" && (c.ErrorCount > 0 || code == http.StatusOK)
+					})
+				}
+			}
+			var paths []string
+			for _, p := range haPolls {
+				paths = append(paths, p.path)
+			}
+			for p := range haFallbacks {
+				paths = append(paths, p)
+			}
+			answers := pollAll(t, a, paths)
+			for _, p := range haPolls {
+				ans := answers[p.path]
+				if _, ok := haUnserved[p.path]; ok {
+					if ans.code != http.StatusNotFound {
+						t.Errorf("GET %s: %d %s, want the documented 404", p.path, ans.code, trim(ans.body))
+					}
+					continue
+				}
+				for _, b := range checkPoll(p, ans, false) {
+					t.Error(b)
+				}
+			}
+			for path, model := range haFallbacks {
+				for _, b := range checkPoll(haPoll{path: path, model: model}, answers[path], false) {
+					t.Error(b)
+				}
+			}
+			if os.Getenv("TOWERD_HA_DUMP") != "" {
+				for _, p := range haPolls {
+					t.Logf("%s: %s", p.path, trim(answers[p.path].body))
+				}
+			}
+		})
+	}
+}
+
+// waitListed waits until /collectors/status lists every name: a bundle's
+// collectors appear once the core has asked the process to describe them,
+// a moment after the core answers.
+func waitListed(t *testing.T, a *coretest.Agent, names []string) {
+	t.Helper()
+	plugintest.Eventually(t, 30*time.Second, func() bool {
+		var l struct {
+			Collectors []coretest.Collector `json:"collectors"`
+		}
+		a.GetJSON(t, "/api/v1/collectors/status", &l)
+		n := 0
+		for _, c := range l.Collectors {
+			if oneOf(c.Name, names...) {
+				n++
+			}
+		}
+		return n == len(names)
+	}, "not every collector of %v is listed\n%s", names, a)
+}
+
+// checkPoll returns why the integration would drop one poll's answer:
+// not 200, the wrong shape, a field its model refuses, a field it reads
+// that is missing, or an empty list where the fixture has items.
+//
+// With sendChecks false (the defaults served before a first collect) the
+// fields HA reads may be missing and lists may be empty.
+func checkPoll(p haPoll, ans answer, sendChecks bool) []string {
+	where := "GET " + p.path
+	switch {
+	case ans.err != nil:
+		return []string{fmt.Sprintf("%s: %v", where, ans.err)}
+	case ans.code != http.StatusOK:
+		return []string{fmt.Sprintf("%s: status %d %s (the integration wants 200)", where, ans.code, trim(ans.body))}
+	}
+	if !p.list {
+		m, ok := ans.parsed.(map[string]any)
+		if !ok {
+			return []string{where + ": not a JSON object: " + trim(ans.body)}
+		}
+		return haCheck(where, p.model, m, sendChecks)
+	}
+	items, ok := ans.parsed.([]any)
+	if !ok {
+		return []string{where + ": not a JSON array (the integration loses the whole list): " + trim(ans.body)}
+	}
+	if sendChecks && p.filled && len(items) == 0 {
+		return []string{where + ": empty, but the fixture tree has items"}
+	}
+	var bad []string
+	for i, it := range items {
+		m, ok := it.(map[string]any)
+		if !ok {
+			bad = append(bad, fmt.Sprintf("%s[%d]: not an object", where, i))
+			continue
+		}
+		bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), p.model, m, sendChecks)...)
+	}
+	return bad
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func checkCollectorStatus(t *testing.T, ans answer) {
@@ -570,7 +830,8 @@ func checkCollectorStatus(t *testing.T, ans answer) {
 		name, _ := c["name"].(string)
 		names[name] = true
 	}
-	for _, n := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares"} {
+	// The nine plugins and the gates the integration reads (notification, zfs).
+	for _, n := range []string{"system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares", "notification", "zfs"} {
 		if !names[n] {
 			t.Errorf("/collectors/status lacks %s (HA creates entity groups from name+enabled)", n)
 		}

@@ -107,7 +107,7 @@ type Array struct {
 	// SyncSpeed and SyncETA are display strings, as the webGUI shows them
 	// ("152.3 MB/s", "1h 23m"), or null when no operation runs: the Home
 	// Assistant model declares both str? and rejects the whole payload for
-	// a number (shared/spec/ha-models.md).
+	// a number (docs/ha-models.md).
 	SyncSpeed *string `json:"sync_speed"`
 	SyncETA   *string `json:"sync_eta"`
 	// The same as numbers, for dashboards and metrics.
