@@ -2,8 +2,8 @@
 // passes to Configure (the "options" of a collector in the settings file):
 // each collector declares the keys it accepts, and any other key is refused
 // with the same clear error, naming the collector, the key and the keys it
-// knows. A typo in the settings file then fails the collector's start
-// (status error, last_error says why) instead of being silently ignored.
+// knows. A typo in the settings file is then reported (the collector's
+// last_error and the log say which key) instead of being silently ignored.
 package options
 
 import (
