@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -36,16 +37,32 @@ var (
 
 var (
 	dockerTarget = target{collector: "docker", what: "container id (12 or 64 lower-case hex) or name",
-		actions: []string{"start", "stop", "restart", "pause", "unpause", "autostart", "remove"},
+		actions: catalog.ActionsOf("docker"),
 		valid:   func(s string) bool { return containerID.MatchString(s) || containerName.MatchString(s) }}
 	vmTarget = target{collector: "vm", what: "VM name (letters, digits, space, _ . -; 1-253 characters, not only spaces) or UUID",
-		actions: []string{"start", "stop", "restart", "pause", "resume", "hibernate", "force-stop", "reset"},
+		actions: catalog.ActionsOf("vm"),
 		valid:   func(s string) bool { return vmName.MatchString(s) && strings.TrimSpace(s) != "" }}
 	diskTarget = target{collector: "disk", what: "disk id (e.g. disk1, parity, cache)",
-		actions: []string{"spinup", "spindown"}, valid: diskID.MatchString}
+		actions: catalog.ActionsOf("disk"), valid: diskID.MatchString}
 	parityTarget = target{collector: "array",
-		actions: []string{"start", "stop", "pause", "resume"}, valid: func(s string) bool { return s == "" }}
+		actions: parityActions(), valid: func(s string) bool { return s == "" }}
 )
+
+// parityPrefix joins /array/parity-check/{action} to the array plugin's
+// action names.
+const parityPrefix = "parity-check-"
+
+// parityActions are the array's parity-check-* actions without the prefix,
+// as the route spells them.
+func parityActions() []string {
+	var out []string
+	for _, a := range catalog.ActionsOf("array") {
+		if rest, ok := strings.CutPrefix(a, parityPrefix); ok {
+			out = append(out, rest)
+		}
+	}
+	return out
+}
 
 // act validates and forwards POST /{collector}/{id}/{action}.
 func (s *Server) act(t target) http.HandlerFunc {
@@ -85,7 +102,7 @@ func (s *Server) act(t target) http.HandlerFunc {
 			}
 		}
 		if t.collector == "array" {
-			action = "parity-check-" + action
+			action = parityPrefix + action
 		}
 		msg, err := s.control.Act(r.Context(), t.collector, sdk.Action{Name: action, Target: id, Params: params})
 		if err != nil {

@@ -6,7 +6,7 @@ import (
 	"os"
 	"unicode/utf8"
 
-	"github.com/towerd/towerd/sdk/schema"
+	"github.com/towerd/towerd/core/catalog"
 )
 
 // endpoint maps a monitoring path to the topic whose payload it serves.
@@ -30,17 +30,24 @@ func systemFallback() []byte {
 	return b
 }
 
-var endpoints = []endpoint{
-	{path: "/system", topic: schema.TopicSystem, collector: "system", fallback: systemFallback},
-	{path: "/array", topic: schema.TopicArray, collector: "array", fallback: constant(`{"state":"unknown"}`)},
-	{path: "/disks", topic: schema.TopicDisks, collector: "disk", fallback: emptyList, itemKeys: []string{"id", "device", "name"}},
-	{path: "/shares", topic: schema.TopicShares, collector: "shares", fallback: emptyList, itemKeys: []string{"name"}},
-	{path: "/docker", topic: schema.TopicContainers, collector: "docker", fallback: emptyList, itemKeys: []string{"id", "name"}},
-	{path: "/vm", topic: schema.TopicVMs, collector: "vm", fallback: emptyList, itemKeys: []string{"id", "name"}},
-	{path: "/ups", topic: schema.TopicUPS, collector: "ups", fallback: constant(`{"connected":false}`)},
-	{path: "/gpu", topic: schema.TopicGPU, collector: "gpu", fallback: emptyList},
-	{path: "/network", topic: schema.TopicNetwork, collector: "network", fallback: emptyList, itemKeys: []string{"name"}},
+// fallbacks are what each built-in topic serves before its first collect.
+var fallbacks = map[string]func() []byte{
+	"system": systemFallback, "array": constant(`{"state":"unknown"}`), "ups": constant(`{"connected":false}`),
+	"disk": emptyList, "shares": emptyList, "docker": emptyList, "vm": emptyList, "gpu": emptyList, "network": emptyList,
 }
+
+// endpoints are the built-in monitoring paths, from the catalog.
+var endpoints = func() []endpoint {
+	var out []endpoint
+	for _, e := range catalog.Builtins {
+		fb := fallbacks[e.Name]
+		if fb == nil {
+			panic("api: no fallback payload for built-in collector " + e.Name)
+		}
+		out = append(out, endpoint{path: e.Path, topic: e.Topic, collector: e.Name, fallback: fb, itemKeys: e.ItemKeys})
+	}
+	return out
+}()
 
 // latest returns the cached payload of topic, or the fallback.
 func (s *Server) latest(e endpoint) []byte {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -201,7 +202,7 @@ func buildOpenAPI() obj {
 	comps["Health"] = obj{"type": "object", "required": []string{"status"}, "properties": obj{"status": obj{"type": "string", "enum": []string{"ok"}}}}
 	comps["CollectorResponse"] = obj{"type": "object", "properties": obj{"success": obj{"type": "boolean"}, "collector": ref("Collector")}}
 	comps["IntervalRequest"] = obj{"type": "object", "required": []string{"interval"},
-		"properties": obj{"interval": obj{"type": "integer", "minimum": 5, "maximum": 86400}}, "additionalProperties": false}
+		"properties": obj{"interval": obj{"type": "integer", "minimum": config.MinIntervalSeconds, "maximum": config.MaxIntervalSeconds}}, "additionalProperties": false}
 	comps["ActionRequest"] = obj{"type": "object", "description": "Optional action parameters (strings, numbers or booleans).",
 		"properties": obj{"confirm": obj{"type": "boolean"}, "enabled": obj{"type": "boolean"}, "remove_image": obj{"type": "boolean"}}}
 	comps["GenericActionRequest"] = obj{"type": "object", "description": "target plus action parameters (strings, numbers or booleans).",

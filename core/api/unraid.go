@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -71,20 +72,22 @@ func (s *Server) unraidRoutes(r prefixed) {
 	r.HandleFunc("/docker/updates", dockerUpdates).Methods(http.MethodGet)
 	r.HandleFunc("/settings/docker", s.dockerSettings).Methods(http.MethodGet)
 	r.HandleFunc("/settings/vm", s.vmSettings).Methods(http.MethodGet)
-	for _, a := range []string{"start", "stop", "clear-disk-stats"} {
-		r.HandleFunc("/array/"+a, s.arrayControl(a)).Methods(http.MethodPost)
+	// The array's actions other than parity-check-*: array-start is
+	// POST /array/start, clear-disk-stats POST /array/clear-disk-stats.
+	for _, a := range catalog.ActionsOf("array") {
+		if !strings.HasPrefix(a, parityPrefix) {
+			r.HandleFunc("/array/"+strings.TrimPrefix(a, "array-"), s.arrayControl(a)).Methods(http.MethodPost)
+		}
 	}
 	r.HandleFunc("/system/reboot", s.power("reboot")).Methods(http.MethodPost)
 	r.HandleFunc("/system/shutdown", s.power("shutdown")).Methods(http.MethodPost)
 }
 
 // arrayControl forwards POST /array/{start,stop,clear-disk-stats} to the
-// array plugin. clear-disk-stats takes Home Assistant's {"confirm":true}.
-func (s *Server) arrayControl(action string) http.HandlerFunc {
-	name := "array-" + action
-	if action == "clear-disk-stats" {
-		name = action
-	}
+// array plugin's action name. clear-disk-stats takes Home Assistant's
+// {"confirm":true}.
+func (s *Server) arrayControl(name string) http.HandlerFunc {
+	action := strings.TrimPrefix(name, "array-")
 	return func(w http.ResponseWriter, r *http.Request) {
 		params, raw, code, err := actionParams(r)
 		if err != nil {

@@ -204,22 +204,31 @@ func (h *Hub) register(c *client) {
 			}
 		}
 	}
-	if h.closed {
-		c.closeCode, c.closeText = websocket.CloseGoingAway, "server shutting down"
-		close(c.send)
-		return
-	}
 	h.clients[c] = struct{}{}
+	if h.closed {
+		h.dropLocked(c, websocket.CloseGoingAway, "server shutting down")
+	}
 }
 
-func (h *Hub) unregister(c *client) {
+// drop removes c from the hub and ends its write loop, which sends the
+// close frame with code and text, then closes the connection. It is the
+// one way a client leaves: the first reason wins, later ones are no-ops
+// (false), so send is closed exactly once.
+func (h *Hub) drop(c *client, code int, text string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.clients[c]; ok {
-		delete(h.clients, c)
-		c.closeCode, c.closeText = websocket.CloseNormalClosure, ""
-		close(c.send)
+	return h.dropLocked(c, code, text)
+}
+
+// dropLocked is drop with h.mu held.
+func (h *Hub) dropLocked(c *client, code int, text string) bool {
+	if _, ok := h.clients[c]; !ok {
+		return false
 	}
+	delete(h.clients, c)
+	c.closeCode, c.closeText = code, text
+	close(c.send)
+	return true
 }
 
 func prepare(ev *bus.Event) (*websocket.PreparedMessage, error) {
@@ -242,11 +251,10 @@ func (h *Hub) broadcast(ev *bus.Event) {
 		select {
 		case c.send <- pm:
 		default:
-			delete(h.clients, c)
-			c.closeCode, c.closeText = websocket.ClosePolicyViolation, "client too slow: send buffer full"
-			close(c.send)
-			h.dropped.Add(1)
-			h.log.Warn("websocket client too slow; dropped", "remote", c.addr, "buffer", h.opts.Buffer)
+			if h.dropLocked(c, websocket.ClosePolicyViolation, "client too slow: send buffer full") {
+				h.dropped.Add(1)
+				h.log.Warn("websocket client too slow; dropped", "remote", c.addr, "buffer", h.opts.Buffer)
+			}
 		}
 	}
 }
@@ -268,18 +276,23 @@ func (h *Hub) writeLoop(c *client) {
 				return
 			}
 			if err := c.conn.WritePreparedMessage(pm); err != nil {
-				h.timedOut(c, err, "write")
-				h.unregister(c)
+				h.writeFailed(c, err)
 				return
 			}
 		case <-ping.C:
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(WriteDeadline)); err != nil {
-				h.timedOut(c, err, "write")
-				h.unregister(c)
+				h.writeFailed(c, err)
 				return
 			}
 		}
 	}
+}
+
+// writeFailed drops c after a failed write; the connection is broken, so
+// the close frame the write loop would send is moot.
+func (h *Hub) writeFailed(c *client, err error) {
+	h.timedOut(c, err, "write")
+	h.drop(c, websocket.CloseNormalClosure, "")
 }
 
 type subscribeRequest struct {
@@ -312,7 +325,7 @@ func ParseSubscribe(msg []byte) (topics map[string]bool, ok bool) {
 
 func (h *Hub) readLoop(c *client) {
 	defer func() {
-		h.unregister(c)
+		h.drop(c, websocket.CloseNormalClosure, "")
 		<-c.written // the write loop sends the close frame, bounded by WriteDeadline
 	}()
 	c.conn.SetReadLimit(MaxMessageSize)
@@ -333,7 +346,7 @@ func (h *Hub) readLoop(c *client) {
 		}
 		if !flood.Allow() {
 			h.log.Warn("websocket client floods messages; disconnected", "remote", c.addr)
-			h.closeWith(c, websocket.ClosePolicyViolation, "too many messages: the limit is "+strconv.Itoa(MessageRate)+" per second")
+			h.drop(c, websocket.ClosePolicyViolation, "too many messages: the limit is "+strconv.Itoa(MessageRate)+" per second")
 			return
 		}
 		_ = c.conn.SetReadDeadline(time.Now().Add(deadline))
@@ -347,27 +360,13 @@ func (h *Hub) readLoop(c *client) {
 	}
 }
 
-// closeWith drops c; its write loop sends the close frame with code and
-// text.
-func (h *Hub) closeWith(c *client, code int, text string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if _, ok := h.clients[c]; ok {
-		delete(h.clients, c)
-		c.closeCode, c.closeText = code, text
-		close(c.send)
-	}
-}
-
 // Close disconnects every client with a going-away close frame.
 func (h *Hub) Close() {
 	h.unsub()
 	h.mu.Lock()
 	h.closed = true
 	for c := range h.clients {
-		delete(h.clients, c)
-		c.closeCode, c.closeText = websocket.CloseGoingAway, "server shutting down"
-		close(c.send)
+		h.dropLocked(c, websocket.CloseGoingAway, "server shutting down")
 	}
 	h.mu.Unlock()
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/towerd/towerd/core/bus"
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
@@ -95,5 +96,31 @@ func TestCloseSendsGoingAway(t *testing.T) {
 	resp, err := http.Get(strings.Replace(url, "ws", "http", 1))
 	if err == nil {
 		resp.Body.Close()
+	}
+}
+
+// A client has one way out of the hub, whatever the reasons that race for
+// it: the first drop closes its send queue with its code, later drops are
+// no-ops (no double close panics), and a client registering into a closed
+// hub leaves by the same path with "going away".
+func TestDropOnce(t *testing.T) {
+	h := New(bus.New(), Options{})
+	h.Close()
+	c := &client{send: make(chan *websocket.PreparedMessage, 4)}
+	h.mu.Lock()
+	h.reserved++
+	h.mu.Unlock()
+	h.register(c)
+	if c.closeCode != websocket.CloseGoingAway || h.Clients() != 0 {
+		t.Fatalf("registered into a closed hub: code %d, %d clients", c.closeCode, h.Clients())
+	}
+	if h.drop(c, websocket.ClosePolicyViolation, "again") {
+		t.Error("second drop reported true")
+	}
+	if c.closeCode != websocket.CloseGoingAway {
+		t.Errorf("second drop changed the close code to %d", c.closeCode)
+	}
+	if _, open := <-c.send; open {
+		t.Error("send not closed")
 	}
 }

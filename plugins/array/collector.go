@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
@@ -47,11 +47,11 @@ func (c *collector) Describe() sdk.Info {
 }
 
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("array", cfg.Options); err != nil {
+		return err
+	}
 	if cfg.Root != "" {
 		c.root = cfg.Root
-	}
-	for k := range cfg.Options {
-		return fmt.Errorf("unknown option %q: %w", k, sdk.ErrInvalidArgument)
 	}
 	return nil
 }

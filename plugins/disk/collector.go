@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -86,6 +87,9 @@ func (c *collector) Describe() sdk.Info {
 // smart_interval (a Go duration or seconds, at least 1m) and smart
 // ("false" disables SMART).
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("disk", cfg.Options, "smartctl_path", "smart_interval", "smart"); err != nil {
+		return err
+	}
 	if cfg.Root != "" {
 		c.root = cfg.Root
 	}
@@ -112,8 +116,6 @@ func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
 				return fmt.Errorf("smart %q: want true or false: %w", v, sdk.ErrInvalidArgument)
 			}
 			c.smartOff = !b
-		default:
-			c.log.Warn("ignoring unknown option", "option", k)
 		}
 	}
 	return nil

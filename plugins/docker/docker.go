@@ -14,6 +14,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -76,6 +77,9 @@ func (c *collector) Describe() sdk.Info {
 // Configure takes the options "host" (a Docker host URL, overriding
 // DOCKER_HOST) and "stats_concurrency" (1–64, default 32).
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("docker", cfg.Options, "host", "stats_concurrency"); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.root = cfg.Root

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -34,6 +35,9 @@ func parseOptions(opts map[string]string) (config, error) {
 	c := defaultConfig()
 	bad := func(format string, a ...any) (config, error) {
 		return config{}, fmt.Errorf("%w: "+format, append([]any{sdk.ErrInvalidArgument}, a...)...)
+	}
+	if err := options.Check("gpu", opts, "nvidia_smi", "intel_gpu_top", "intel_sample_ms", "exec_timeout"); err != nil {
+		return config{}, err
 	}
 	for k, v := range opts {
 		switch k {
@@ -60,8 +64,6 @@ func parseOptions(opts map[string]string) (config, error) {
 				return bad("exec_timeout %q", v)
 			}
 			c.execTimeout = d
-		default:
-			return bad("unknown option %q", k)
 		}
 	}
 	return c, nil

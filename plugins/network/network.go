@@ -11,6 +11,7 @@ import (
 	psnet "github.com/shirou/gopsutil/v4/net"
 
 	"github.com/towerd/towerd/plugins/internal/hostfs"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -40,6 +41,9 @@ func (c *collector) Describe() sdk.Info {
 // Configure takes option "exclude": comma-separated name globs
 // (default "lo,veth*"; "" lists every interface).
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("network", cfg.Options, "exclude"); err != nil {
+		return err
+	}
 	ex, ok := cfg.Options["exclude"]
 	if !ok {
 		ex = defaultExclude

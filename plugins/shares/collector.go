@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -35,11 +36,11 @@ func (c *collector) Describe() sdk.Info {
 }
 
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("shares", cfg.Options); err != nil {
+		return err
+	}
 	if cfg.Root != "" {
 		c.root = cfg.Root
-	}
-	for k := range cfg.Options {
-		c.log.Warn("ignoring unknown option", "option", k)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/shirou/gopsutil/v4/sensors"
 
 	"github.com/towerd/towerd/plugins/internal/hostfs"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -49,6 +50,12 @@ func (c *collector) Describe() sdk.Info {
 		Description:     "host, CPU, memory, temperatures and fans",
 		DefaultInterval: 5 * time.Second,
 	}
+}
+
+// Configure takes no options; it is here so that an option given to system
+// in the settings file is refused, as for every built-in, not ignored.
+func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	return options.Check("system", cfg.Options)
 }
 
 func (c *collector) Collect(ctx context.Context) (any, error) {

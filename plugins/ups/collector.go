@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -42,10 +43,16 @@ func defaultConfig() config {
 }
 
 // parseOptions validates the collector's options.
+// optionKeys are the options the ups collector accepts.
+var optionKeys = []string{"driver", "host", "ups", "username", "password", "timeout", "port", "nut_port", "apcupsd_port"}
+
 func parseOptions(opts map[string]string) (config, error) {
 	c := defaultConfig()
 	bad := func(format string, a ...any) (config, error) {
 		return config{}, fmt.Errorf("%w: "+format, append([]any{sdk.ErrInvalidArgument}, a...)...)
+	}
+	if err := options.Check("ups", opts, optionKeys...); err != nil {
+		return config{}, err
 	}
 	port := func(key string) (int, bool, error) {
 		s, ok := opts[key]
@@ -97,9 +104,6 @@ func parseOptions(opts map[string]string) (config, error) {
 				}
 				c.timeout = d
 			}
-		case "port", "nut_port", "apcupsd_port":
-		default:
-			return bad("unknown option %q", k)
 		}
 	}
 	if p, ok, err := port("nut_port"); err != nil {

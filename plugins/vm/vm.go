@@ -14,6 +14,7 @@ import (
 	"libvirt.org/go/libvirt"
 
 	"github.com/towerd/towerd/plugins/internal/health"
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/units"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/schema"
@@ -59,6 +60,9 @@ func (c *collector) Describe() sdk.Info {
 
 // Configure takes the option "uri" (a libvirt connection URI).
 func (c *collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check("vm", cfg.Options, "uri"); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	uri := strings.TrimSpace(cfg.Options["uri"])

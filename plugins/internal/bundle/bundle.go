@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/towerd/towerd/plugins/internal/options"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk"
 )
@@ -45,14 +46,14 @@ func New(info sdk.Info, options map[string]string) *Collector {
 func (c *Collector) Describe() sdk.Info { return c.Info }
 
 func (c *Collector) Configure(_ context.Context, cfg sdk.Config) error {
+	if err := options.Check(c.Info.Name, cfg.Options, c.optionNames()...); err != nil {
+		return err
+	}
 	opts := map[string]string{}
 	for k, v := range c.Options {
 		opts[k] = v
 	}
 	for k, v := range cfg.Options {
-		if _, ok := c.Options[k]; !ok {
-			return fmt.Errorf("unknown option %q of collector %s (known: %v): %w", k, c.Info.Name, c.optionNames(), sdk.ErrInvalidArgument)
-		}
 		opts[k] = v
 	}
 	c.mu.Lock()
