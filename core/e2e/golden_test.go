@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,6 +88,17 @@ func TestGolden(t *testing.T) {
 	root := t.TempDir()
 	if out, err := exec.Command("cp", "-a", filepath.Join(coretest.RepoRoot(), "testdata", "unraid")+"/.", root).CombinedOutput(); err != nil {
 		t.Fatalf("copy fixture: %v %s", err, out)
+	}
+	// A checkout's files are as old as the checkout: pin every mtime so
+	// fields read from it (a user script's last_modified) are the fixture's.
+	pinned := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		return os.Chtimes(p, pinned, pinned)
+	}); err != nil {
+		t.Fatalf("pin mtimes: %v", err)
 	}
 	a := coretest.Start(t, coretest.Options{Root: root, Config: goldenConfig, Args: []string{"--no-mdns"},
 		Plugins: coretest.Plugins(t, "system", "array", "disk", "docker", "vm", "ups", "gpu", "network", "shares", "unraid", "zfs")})
