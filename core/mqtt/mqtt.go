@@ -102,7 +102,8 @@ type Output struct {
 	// Owned by the worker goroutine.
 	groups        map[string]*group
 	device        map[string]any
-	deviceChanged bool // the system payload changed the device: resend the other configs
+	deviceChanged bool      // the system payload changed the device: resend the other configs
+	parityNext    time.Time // the next parity check published: re-rendered once it has passed
 }
 
 // New checks the options and builds the client; Start connects.
@@ -354,6 +355,21 @@ func (o *Output) run() {
 		for _, ev := range batch {
 			o.publishEvent(ev)
 		}
+		o.publishBatch(o.sweep())
+		o.refreshParityNext()
+	}
+}
+
+// refreshParityNext re-renders the parity schedule once the next check it
+// announced has passed (the schedule itself may not change for months).
+func (o *Output) refreshParityNext() {
+	if o.parityNext.IsZero() || now().Before(o.parityNext) {
+		return
+	}
+	if ev, ok := o.opts.Bus.Latest(parityScheduleTopic); ok {
+		o.publishEvent(ev)
+	} else {
+		o.parityNext = time.Time{}
 	}
 }
 
@@ -399,6 +415,7 @@ func (o *Output) syncAll() {
 	o.pending = map[string]*bus.Event{} // the snapshot below is newer or as new
 	o.mu.Unlock()
 	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online), qos1: true}})
+	o.publishBatch(o.sweep()) // before forgetting what the broker may still hold
 	if !o.opts.ReadOnly && o.opts.Commands != nil {
 		o.subscribe(o.topic("cmd/#"), o.onCommand)
 	}
