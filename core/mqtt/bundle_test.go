@@ -63,7 +63,7 @@ func TestBundlesOverMQTT(t *testing.T) {
 	w.wait(t, base+"os_update", slow, field("os_update_available", true))
 	w.wait(t, base+"mover", slow, field("active", false))
 	w.wait(t, base+"flash", slow, field("vendor", "SanDisk")) // usage is statfs of the tree's file system
-	w.wait(t, base+"topics/registration_update", slow, nil) // no entities of its own: state under topics/
+	w.wait(t, base+"topics/registration_update", slow, nil)   // no entities of its own: state under topics/
 	for _, s := range []string{"system", "array", "disks", "shares", "network", "ups"} {
 		w.wait(t, base+s, slow, nil)
 	}
