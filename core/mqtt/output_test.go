@@ -169,6 +169,21 @@ func TestStateAndDiscovery(t *testing.T) {
 	bs.Publish("uptime_update", []byte(`{"up":1}`))
 	w.wait(t, "unraid/tower/topics/uptime_update", 5*time.Second, func(b []byte) bool { return string(b) == `{"up":1}` })
 
+	// A topic the bus forgets (its collector was disabled) is cleared
+	// after the next event: state and configs, on the broker too.
+	bs.Forget(schema.TopicUPS)
+	bs.Forget("uptime_update")
+	bs.Publish(schema.TopicArray, mustJSON(schema.Array{State: "STARTED"}))
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		_, a := w.get("homeassistant/sensor/towerd_tower/ups_battery/config")
+		_, b := w.get("unraid/tower/ups")
+		_, c := w.get("unraid/tower/topics/uptime_update")
+		return !a && !b && !c && len(w.topics("homeassistant/")) == countEntities(out)
+	}, "the forgotten UPS and third-party topics were not cleared")
+	if _, ok := w.get("homeassistant/sensor/towerd_tower/array_state/config"); !ok {
+		t.Error("the array's configs went away with the UPS's")
+	}
+
 	out.Stop()
 	w.wait(t, "unraid/tower/availability", 5*time.Second, func(b []byte) bool { return string(b) == Offline })
 }
