@@ -44,5 +44,6 @@
 // bus, and after its next batch the worker empties every retained message
 // it published for that topic (state, items, discovery configs), so Home
 // Assistant removes the entities. No timer: the check rides on the
-// worker's wake-ups (any bus event, or a command's completion).
+// worker's wake-ups (any bus event, or a command's completion). What an
+// earlier run left retained is cleared once per process (leftovers.go).
 package mqtt

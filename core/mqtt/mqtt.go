@@ -63,6 +63,11 @@ type Options struct {
 	// 60 s); PublishTimeout bounds one batch of publishes (default 10 s).
 	RetryMin, RetryMax time.Duration
 	PublishTimeout     time.Duration
+	// LeftoverAfter is how long after the first connect retained messages
+	// of an earlier run are collected before those towerd no longer
+	// publishes are cleared (default 60 s: every enabled collector has
+	// published once by then).
+	LeftoverAfter time.Duration
 }
 
 // Stats are the output's counters, for /metrics.
@@ -100,10 +105,16 @@ type Output struct {
 	stopOnce  sync.Once
 
 	// Owned by the worker goroutine.
-	groups        map[string]*group
-	device        map[string]any
-	deviceChanged bool      // the system payload changed the device: resend the other configs
-	parityNext    time.Time // the next parity check published: re-rendered once it has passed
+	groups         map[string]*group
+	device         map[string]any
+	deviceChanged  bool      // the system payload changed the device: resend the other configs
+	parityNext     time.Time // the next parity check published: re-rendered once it has passed
+	leftoverDue    time.Time // when the retained leftovers of an earlier run are cleared
+	leftoverListen time.Time // when the subscription for them ends
+	leftoverAsked  bool      // the leftovers were subscribed to (once per process)
+
+	leftoverMu sync.Mutex
+	leftovers  map[string]bool // retained topics found on the broker at the first connect
 }
 
 // New checks the options and builds the client; Start connects.
@@ -140,6 +151,9 @@ func New(o Options) (*Output, error) {
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 10 * time.Second
+	}
+	if o.LeftoverAfter <= 0 {
+		o.LeftoverAfter = time.Minute
 	}
 	u, err := url.Parse(o.Broker)
 	if err != nil || u.Host == "" {
@@ -357,6 +371,7 @@ func (o *Output) run() {
 		}
 		o.publishBatch(o.sweep())
 		o.refreshParityNext()
+		o.clearLeftovers()
 	}
 }
 
@@ -416,6 +431,10 @@ func (o *Output) syncAll() {
 	o.mu.Unlock()
 	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online), qos1: true}})
 	o.publishBatch(o.sweep()) // before forgetting what the broker may still hold
+	if !o.leftoverAsked {
+		o.leftoverAsked = true
+		o.askLeftovers()
+	}
 	if !o.opts.ReadOnly && o.opts.Commands != nil {
 		o.subscribe(o.topic("cmd/#"), o.onCommand)
 	}
