@@ -27,6 +27,10 @@ import (
 //	cmd/collectors/<name>/<enable|disable>
 //	cmd/collectors/<name>/interval        payload {"interval":seconds} (PATCH)
 //	cmd/collectors/<name>/actions/<action>
+//	cmd/user-scripts/<name>/execute       payload {"background":bool,"wait":bool} (empty: background)
+//	cmd/notifications/archive/all         archive every unread notification
+//	cmd/notifications/<id>/<archive|unarchive>
+//	cmd/fans/speed                        payload {"fan_id":"hwmon2_fan1","speed_percent":1-100}
 //
 // and, for Home Assistant switches, cmd/docker/<name>, cmd/vm/<name> and
 // cmd/collectors/<name> with the action as the whole payload ("start",
@@ -88,6 +92,13 @@ func route(levels []string, payload []byte) (method, path string, body []byte, o
 	case len(levels) == 3 && levels[0] == "collectors" && levels[2] == "interval":
 		return http.MethodPatch, esc(levels), payload, true
 	case len(levels) == 4 && levels[0] == "collectors" && levels[2] == "actions":
+		return http.MethodPost, esc(levels), payload, true
+	case len(levels) == 3 && levels[0] == "user-scripts" && levels[2] == "execute":
+		return http.MethodPost, esc(levels), payload, true
+	case len(levels) == 3 && levels[0] == "notifications" &&
+		(levels[1] == "archive" && levels[2] == "all" || levels[2] == "archive" || levels[2] == "unarchive"):
+		return http.MethodPost, esc(levels), nil, true
+	case len(levels) == 2 && levels[0] == "fans" && levels[1] == "speed":
 		return http.MethodPost, esc(levels), payload, true
 	}
 	return "", "", nil, false
@@ -153,6 +164,7 @@ func (o *Output) execute(cmd string, payload []byte) {
 	o.log.Info("mqtt command", "command", cmd, "status", rec.Code)
 	b, _ := json.Marshal(res)
 	o.client.Publish(o.topic("result"), 1, false, b)
+	o.signal() // a collector disabled: the worker clears its topics now, not at the next event
 }
 
 func (o *Output) publishResult(cmd string, status int, success bool, msg string) {

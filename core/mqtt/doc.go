@@ -12,7 +12,15 @@
 //	                                  the whole list (retained) and one retained topic per item:
 //	                                  disks/<id>, docker/<name>, vm/<name>, gpu/<index>,
 //	                                  network/<name>, shares/<name>
-//	topics/<topic>                    any other collector's payload (third-party plugins)
+//	notifications, parity_history, parity_schedule, flash, plugins,
+//	os_update, mover, fans, user_scripts, zfs_pools
+//	                                  the bundles' payloads (bundle.go), with items
+//	                                  (user_scripts/<name>, plugins/<name>, fans/<id>,
+//	                                  zfs_pools/<name>) and derived topics
+//	                                  (notifications/latest, parity_history/last,
+//	                                  parity_schedule/next)
+//	topics/<topic>                    any other collector's payload (third-party plugins,
+//	                                  the bundles' other topics)
 //	cmd/…                             commands (see commands.go); results go to result
 //
 // Client library: github.com/eclipse/paho.mqtt.golang (MQTT 3.1.1). Every
@@ -31,4 +39,11 @@
 // slow the broker is. While disconnected nothing is queued; on every
 // (re)connect the availability, every discovery config and the latest
 // state are published again from the bus cache.
+//
+// A collector disabled at run time: the agent forgets its topic on the
+// bus, and after its next batch the worker empties every retained message
+// it published for that topic (state, items, discovery configs), so Home
+// Assistant removes the entities. No timer: the check rides on the
+// worker's wake-ups (any bus event, or a command's completion). What an
+// earlier run left retained is cleared once per process (leftovers.go).
 package mqtt

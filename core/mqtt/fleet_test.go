@@ -172,7 +172,7 @@ func entityKinds(configs map[string][]byte) map[string]int {
 	for topic := range configs {
 		parts := strings.Split(topic, "/") // homeassistant/<component>/<node>/<object>/config
 		kind := parts[3]
-		if i := strings.Index(kind, "_"); i > 0 && strings.Contains("disk nic share container vm gpu ups", kind[:i]) {
+		if i := strings.Index(kind, "_"); i > 0 && strings.Contains("disk nic share container vm gpu ups script fan zfs", kind[:i]) {
 			kind = kind[:i]
 		} else {
 			kind = "server"

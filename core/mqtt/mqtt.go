@@ -63,6 +63,11 @@ type Options struct {
 	// 60 s); PublishTimeout bounds one batch of publishes (default 10 s).
 	RetryMin, RetryMax time.Duration
 	PublishTimeout     time.Duration
+	// LeftoverAfter is how long after the first connect retained messages
+	// of an earlier run are collected before those towerd no longer
+	// publishes are cleared (default 60 s: every enabled collector has
+	// published once by then).
+	LeftoverAfter time.Duration
 }
 
 // Stats are the output's counters, for /metrics.
@@ -100,9 +105,16 @@ type Output struct {
 	stopOnce  sync.Once
 
 	// Owned by the worker goroutine.
-	groups        map[string]*group
-	device        map[string]any
-	deviceChanged bool // the system payload changed the device: resend the other configs
+	groups         map[string]*group
+	device         map[string]any
+	deviceChanged  bool      // the system payload changed the device: resend the other configs
+	parityNext     time.Time // the next parity check published: re-rendered once it has passed
+	leftoverDue    time.Time // when the retained leftovers of an earlier run are cleared
+	leftoverListen time.Time // when the subscription for them ends
+	leftoverAsked  bool      // the leftovers were subscribed to (once per process)
+
+	leftoverMu sync.Mutex
+	leftovers  map[string]bool // retained topics found on the broker at the first connect
 }
 
 // New checks the options and builds the client; Start connects.
@@ -139,6 +151,9 @@ func New(o Options) (*Output, error) {
 	}
 	if o.PublishTimeout <= 0 {
 		o.PublishTimeout = 10 * time.Second
+	}
+	if o.LeftoverAfter <= 0 {
+		o.LeftoverAfter = time.Minute
 	}
 	u, err := url.Parse(o.Broker)
 	if err != nil || u.Host == "" {
@@ -354,6 +369,22 @@ func (o *Output) run() {
 		for _, ev := range batch {
 			o.publishEvent(ev)
 		}
+		o.publishBatch(o.sweep())
+		o.refreshParityNext()
+		o.clearLeftovers()
+	}
+}
+
+// refreshParityNext re-renders the parity schedule once the next check it
+// announced has passed (the schedule itself may not change for months).
+func (o *Output) refreshParityNext() {
+	if o.parityNext.IsZero() || now().Before(o.parityNext) {
+		return
+	}
+	if ev, ok := o.opts.Bus.Latest(parityScheduleTopic); ok {
+		o.publishEvent(ev)
+	} else {
+		o.parityNext = time.Time{}
 	}
 }
 
@@ -399,6 +430,11 @@ func (o *Output) syncAll() {
 	o.pending = map[string]*bus.Event{} // the snapshot below is newer or as new
 	o.mu.Unlock()
 	o.publishBatch([]message{{topic: o.topic("availability"), payload: []byte(Online), qos1: true}})
+	o.publishBatch(o.sweep()) // before forgetting what the broker may still hold
+	if !o.leftoverAsked {
+		o.leftoverAsked = true
+		o.askLeftovers()
+	}
 	if !o.opts.ReadOnly && o.opts.Commands != nil {
 		o.subscribe(o.topic("cmd/#"), o.onCommand)
 	}

@@ -169,6 +169,21 @@ func TestStateAndDiscovery(t *testing.T) {
 	bs.Publish("uptime_update", []byte(`{"up":1}`))
 	w.wait(t, "unraid/tower/topics/uptime_update", 5*time.Second, func(b []byte) bool { return string(b) == `{"up":1}` })
 
+	// A topic the bus forgets (its collector was disabled) is cleared
+	// after the next event: state and configs, on the broker too.
+	bs.Forget(schema.TopicUPS)
+	bs.Forget("uptime_update")
+	bs.Publish(schema.TopicArray, mustJSON(schema.Array{State: "STARTED"}))
+	plugintest.Eventually(t, 5*time.Second, func() bool {
+		_, a := w.get("homeassistant/sensor/towerd_tower/ups_battery/config")
+		_, b := w.get("unraid/tower/ups")
+		_, c := w.get("unraid/tower/topics/uptime_update")
+		return !a && !b && !c && len(w.topics("homeassistant/")) == countEntities(out)
+	}, "the forgotten UPS and third-party topics were not cleared")
+	if _, ok := w.get("homeassistant/sensor/towerd_tower/array_state/config"); !ok {
+		t.Error("the array's configs went away with the UPS's")
+	}
+
 	out.Stop()
 	w.wait(t, "unraid/tower/availability", 5*time.Second, func(b []byte) bool { return string(b) == Offline })
 }
@@ -527,4 +542,56 @@ func TestSlowBrokerBoundedQueue(t *testing.T) {
 	w.wait(t, "unraid/tower/topics/load0_update", 20*time.Second, func(b []byte) bool {
 		return strings.HasPrefix(string(b), fmt.Sprintf(`{"seq":%d,`, final))
 	})
+}
+
+// What an earlier run left retained and this run does not publish (a disk
+// removed, a collector disabled while towerd was down) is cleared after
+// LeftoverAfter; what this run publishes, and other servers' topics, stay.
+func TestLeftoversOfEarlierRunCleared(t *testing.T) {
+	t.Parallel()
+	br := startBroker(t, brokerOptions{})
+	w := watch(t, br, "", "")
+	stale := []string{
+		"unraid/tower/disks/disk9",
+		"unraid/tower/fans",
+		"homeassistant/sensor/towerd_tower/disk_disk9_temperature/config",
+		"homeassistant/number/towerd_tower/fan_hwmon2_fan1_speed/config",
+	}
+	kept := []string{"unraid/other/disks/disk9", "homeassistant/sensor/towerd_other/disk_disk9_temperature/config"}
+	for _, topic := range append(append([]string{}, stale...), kept...) {
+		if tok := w.c.Publish(topic, 1, true, `{"old":true}`); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+	}
+	for _, topic := range stale {
+		w.wait(t, topic, 5*time.Second, nil)
+	}
+	bs := bus.New()
+	feed(bs)
+	start(t, Options{Broker: br.URL, Bus: bs, Discovery: true, LeftoverAfter: 300 * time.Millisecond})
+	w.wait(t, "unraid/tower/disks/disk1", 5*time.Second, nil)
+	var left []string
+	plugintest.Eventually(t, 10*time.Second, func() bool {
+		left = left[:0]
+		for _, topic := range stale {
+			if _, ok := w.get(topic); ok {
+				left = append(left, topic)
+			}
+		}
+		return len(left) == 0
+	}, "leftovers still retained: %v", &left)
+	for _, topic := range append(kept, "unraid/tower/disks/disk1", "homeassistant/sensor/towerd_tower/disk_disk1_temperature/config",
+		"unraid/tower/availability", "unraid/tower/system") {
+		if _, ok := w.get(topic); !ok {
+			t.Errorf("%s was cleared", topic)
+		}
+	}
+	// A new subscriber sees no leftover either: the broker dropped them.
+	fresh := watch(t, br, "", "")
+	fresh.wait(t, "unraid/tower/disks/disk1", 5*time.Second, nil)
+	for _, topic := range stale {
+		if _, ok := fresh.get(topic); ok {
+			t.Errorf("%s still retained on the broker", topic)
+		}
+	}
 }

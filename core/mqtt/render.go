@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"strings"
+	"time"
 
 	"github.com/towerd/towerd/core/bus"
 	"github.com/towerd/towerd/sdk/schema"
@@ -35,8 +36,43 @@ var listTopics = map[string]struct{ path, key string }{
 // per-item state topics and the discovery configs (with their payload,
 // so an unchanged config is not sent again). Owned by the worker.
 type group struct {
+	state   string // the topic's own state topic
 	items   map[string]bool
 	configs map[string][]byte
+}
+
+// itemMessages publishes each item of a list under <path>/<key>, the
+// first of a duplicate key winning, records the topics in seen and calls
+// each for the item's entities.
+func (o *Output) itemMessages(path, field string, items []json.RawMessage, seen map[string]bool, each func(key, topic string, raw []byte)) []message {
+	var msgs []message
+	for _, raw := range items {
+		key := itemKey(raw, field)
+		if key == "" {
+			continue
+		}
+		t := o.topic(path + "/" + topicLevel(key))
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		msgs = append(msgs, message{topic: t, payload: raw})
+		each(key, t, raw)
+	}
+	return msgs
+}
+
+// clearItems returns empty retained messages for the item topics of g not
+// in seen (the item went away), and makes seen g's items.
+func (g *group) clearItems(seen map[string]bool) []message {
+	var msgs []message
+	for t := range g.items {
+		if !seen[t] {
+			msgs = append(msgs, message{topic: t, payload: nil})
+		}
+	}
+	g.items = seen
+	return msgs
 }
 
 // render turns one bus event into the messages to publish: state, and
@@ -51,37 +87,42 @@ func (o *Output) render(ev *bus.Event) []message {
 	var msgs []message
 	var ents []entity
 	if path, ok := objectTopics[ev.Topic]; ok {
-		msgs = append(msgs, message{topic: o.topic(path), payload: ev.Data})
+		g.state = o.topic(path)
+		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
 		ents = o.objectEntities(ev.Topic, ev.Data)
 	} else if spec, ok := listTopics[ev.Topic]; ok {
-		msgs = append(msgs, message{topic: o.topic(spec.path), payload: ev.Data})
+		g.state = o.topic(spec.path)
+		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
 		var items []json.RawMessage
 		if err := json.Unmarshal(ev.Data, &items); err != nil {
 			o.log.Debug("mqtt: list payload is not a list", "topic", ev.Topic, "error", err)
 			return msgs
 		}
 		seen := map[string]bool{}
-		for _, raw := range items {
-			key := itemKey(raw, spec.key)
-			if key == "" {
-				continue
-			}
-			t := o.topic(spec.path + "/" + topicLevel(key))
-			if seen[t] {
-				continue // a duplicate key: the first item wins
-			}
-			seen[t] = true
-			msgs = append(msgs, message{topic: t, payload: raw})
+		msgs = append(msgs, o.itemMessages(spec.path, spec.key, items, seen, func(key, t string, raw []byte) {
 			ents = append(ents, o.itemEntities(ev.Topic, key, t, raw)...)
+		})...)
+		msgs = append(msgs, g.clearItems(seen)...)
+	} else if spec, ok := bundleTopics[ev.Topic]; ok {
+		g.state = o.topic(spec.path)
+		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
+		ents = o.bundleEntities(ev.Topic, ev.Data)
+		seen := map[string]bool{}
+		for sub, payload := range derived(ev.Topic, ev.Data) {
+			t := g.state + "/" + sub
+			seen[t] = true
+			msgs = append(msgs, message{topic: t, payload: payload})
 		}
-		for t := range g.items {
-			if !seen[t] {
-				msgs = append(msgs, message{topic: t, payload: nil}) // clears the retained item
-			}
+		if ev.Topic == parityScheduleTopic {
+			o.parityNext = nextTime(derived(ev.Topic, ev.Data)["next"])
 		}
-		g.items = seen
+		msgs = append(msgs, o.itemMessages(spec.path, spec.key, bundleItems(spec, ev.Data), seen, func(key, t string, raw []byte) {
+			ents = append(ents, o.bundleItemEntities(ev.Topic, key, t, raw)...)
+		})...)
+		msgs = append(msgs, g.clearItems(seen)...)
 	} else {
-		msgs = append(msgs, message{topic: o.topic("topics/" + topicLevel(ev.Topic)), payload: ev.Data})
+		g.state = o.topic("topics/" + topicLevel(ev.Topic))
+		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
 	}
 	if ev.Topic == systemTopic {
 		if dev := o.deviceInfo(ev.Data); !jsonEqual(dev, o.device) {
@@ -148,12 +189,60 @@ func (o *Output) diffConfigs(g *group, ents []entity) []message {
 		}
 	}
 	g.configs = now
+	o.countEntities()
+	return msgs
+}
+
+func (o *Output) countEntities() {
 	total := 0
-	for _, other := range o.groups {
-		total += len(other.configs)
+	for _, g := range o.groups {
+		total += len(g.configs)
 	}
 	o.entities.Store(int64(total))
+}
+
+// sweep clears what this output published for topics the bus no longer
+// holds: disabling a collector forgets its topic (agent.SetEnabled), so
+// its retained state, item topics and discovery configs are emptied and
+// Home Assistant removes its entities. It costs a map lookup per topic
+// and runs on the worker after each batch, so it adds no wake-up of its
+// own; a collector enabled again publishes everything anew.
+func (o *Output) sweep() []message {
+	var msgs []message
+	for topic, g := range o.groups {
+		if _, ok := o.opts.Bus.Latest(topic); ok {
+			continue
+		}
+		if g.state != "" {
+			msgs = append(msgs, message{topic: g.state, payload: nil})
+		}
+		for t := range g.items {
+			msgs = append(msgs, message{topic: t, payload: nil})
+		}
+		for t := range g.configs {
+			msgs = append(msgs, message{topic: t, payload: nil})
+		}
+		delete(o.groups, topic)
+		if topic == parityScheduleTopic {
+			o.parityNext = time.Time{}
+		}
+		o.log.Debug("mqtt: topic gone from the bus (collector disabled); cleared its retained messages", "topic", topic)
+	}
+	if msgs != nil {
+		o.countEntities()
+	}
 	return msgs
+}
+
+const parityScheduleTopic = "parity_schedule_update"
+
+// nextTime reads next_check of a derived parity payload (zero if none).
+func nextTime(b []byte) time.Time {
+	var n struct {
+		Next time.Time `json:"next_check"`
+	}
+	_ = json.Unmarshal(b, &n)
+	return n.Next
 }
 
 // Removed configs keep their retained empty message only until Home
