@@ -263,9 +263,16 @@ func (a *Agent) Do(t testing.TB, method, path, body string) (int, []byte) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	return Send(t, req)
+}
+
+// Send sends a request built by the caller (odd headers, no length) and
+// returns the status and body; a failed round trip fails the test.
+func Send(t testing.TB, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
