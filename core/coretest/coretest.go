@@ -252,6 +252,17 @@ func (a *Agent) PluginProcesses() []int {
 // and body.
 func (a *Agent) Do(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
+	req := a.Request(t, method, path, body)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return Send(t, req)
+}
+
+// Request builds a request to path on the agent with an optional body,
+// for a caller that sets its own headers before Send.
+func (a *Agent) Request(t testing.TB, method, path, body string) *http.Request {
+	t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -260,10 +271,7 @@ func (a *Agent) Do(t testing.TB, method, path, body string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return Send(t, req)
+	return req
 }
 
 // Send sends a request built by the caller (odd headers, no length) and

@@ -18,14 +18,7 @@ import (
 // sets the Host header) and returns status and body.
 func send(t *testing.T, a *coretest.Agent, method, path, body string, header map[string]string) (int, string) {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, a.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := a.Request(t, method, path, body)
 	for k, v := range header {
 		if k == "Host" {
 			req.Host = v
