@@ -15,6 +15,7 @@ import (
 
 	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/client"
+	"github.com/towerd/towerd/core/config"
 	"github.com/towerd/towerd/core/diag"
 )
 
@@ -31,12 +32,14 @@ const (
 
 const defaultAddr = "127.0.0.1:8043"
 
-const clientUsage = `Usage:
+// clientUsage is the help of the client commands; the interval bounds are
+// core/config's, the ones the agent enforces.
+var clientUsage = fmt.Sprintf(`Usage:
   towerd [serve] [flags]                     run the agent (towerd serve --help lists its flags)
   towerd collectors list                     collectors with state, interval, restarts, last error
   towerd collectors enable NAME              enable a collector (persisted)
   towerd collectors disable NAME             disable a collector (persisted)
-  towerd collectors interval NAME SECONDS    set a collector's interval, 5-86400 (persisted)
+  towerd collectors interval NAME SECONDS    set a collector's interval, %d-%d (persisted)
   towerd status                              agent health, host summary and collectors
   towerd mcp                                 MCP server over stdin/stdout for local AI clients (towerd mcp --help)
   towerd diagnostics [-o FILE]               save a diagnostics zip for a bug report (secrets
@@ -50,7 +53,7 @@ Flags of the client commands (before or after the command):
 
 Exit codes: 0 ok, 1 the agent refused the request, 2 usage, 3 agent unreachable,
 4 unknown collector, 5 unauthorized, 6 (status) a collector is not running.
-`
+`, config.MinIntervalSeconds, config.MaxIntervalSeconds)
 
 // isClientCommand reports whether name is a client subcommand.
 func isClientCommand(name string) bool {

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,27 +26,11 @@ func TestNumericSettingsOutOfRangeRefused(t *testing.T) {
 		"port":             {`{"port":-1}`, "port: -1 is out of range"},
 	}
 	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "towerd.json")
-			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Open(path)
-			if err == nil {
-				t.Fatalf("Open accepted %s", tc.body)
-			}
-			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.key) {
-				t.Errorf("error %q should name %s and contain %q", err, path, tc.key)
-			}
-		})
+		t.Run(name, func(t *testing.T) { openRefused(t, tc.body, tc.key) })
 	}
 	// The bounds themselves, and zero (the default), load.
 	ok := `{"rate_limit":-1,"collectors":{"a":{"interval_seconds":5,"timeout_seconds":1},"b":{"interval_seconds":86400,"timeout_seconds":3600,"memory_limit_mb":1048576},"c":{}}}`
-	path := filepath.Join(t.TempDir(), "towerd.json")
-	if err := os.WriteFile(path, []byte(ok), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(path); err != nil {
+	if _, err := Open(writeSettings(t, ok)); err != nil {
 		t.Errorf("bounds refused: %v", err)
 	}
 }

@@ -24,22 +24,38 @@ func TestOpenCorruptFileNamesFileAndProblem(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "towerd.json")
-			if err := os.WriteFile(path, []byte(tc.body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := Open(path)
-			if err == nil {
-				t.Fatalf("Open accepted %q", tc.body)
-			}
-			if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q should name %s and contain %q", err, path, tc.want)
-			}
+			err := openRefused(t, tc.body, tc.want)
 			if !strings.Contains(err.Error(), "no towerd.json.last-good") {
 				t.Errorf("error %q should say there is no last-good copy", err)
 			}
 		})
 	}
+}
+
+// writeSettings writes body as a towerd.json in a temporary directory and
+// returns its path.
+func writeSettings(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "towerd.json")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// openRefused opens a settings file of body, requires an error that names
+// the file and contains want, and returns it for further checks.
+func openRefused(t *testing.T, body, want string) error {
+	t.Helper()
+	path := writeSettings(t, body)
+	_, err := Open(path)
+	if err == nil {
+		t.Fatalf("Open accepted %q", body)
+	}
+	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q should name %s and contain %q", err, path, want)
+	}
+	return err
 }
 
 // A file that loaded once is kept as the last-good copy; when the file

@@ -252,6 +252,17 @@ func (a *Agent) PluginProcesses() []int {
 // and body.
 func (a *Agent) Do(t testing.TB, method, path, body string) (int, []byte) {
 	t.Helper()
+	req := a.Request(t, method, path, body)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return Send(t, req)
+}
+
+// Request builds a request to path on the agent with an optional body,
+// for a caller that sets its own headers before Send.
+func (a *Agent) Request(t testing.TB, method, path, body string) *http.Request {
+	t.Helper()
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
@@ -260,12 +271,16 @@ func (a *Agent) Do(t testing.TB, method, path, body string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	return req
+}
+
+// Send sends a request built by the caller (odd headers, no length) and
+// returns the status and body; a failed round trip fails the test.
+func Send(t testing.TB, req *http.Request) (int, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

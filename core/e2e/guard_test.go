@@ -18,14 +18,7 @@ import (
 // sets the Host header) and returns status and body.
 func send(t *testing.T, a *coretest.Agent, method, path, body string, header map[string]string) (int, string) {
 	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, a.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := a.Request(t, method, path, body)
 	for k, v := range header {
 		if k == "Host" {
 			req.Host = v
@@ -33,13 +26,8 @@ func send(t *testing.T, a *coretest.Agent, method, path, body string, header map
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b := coretest.Send(t, req)
+	return code, string(b)
 }
 
 // Issue 13 item 10, with no token set (the default): a page on another
@@ -193,13 +181,8 @@ func chunked(t *testing.T, a *coretest.Agent, method, path string, body string) 
 	}
 	req.ContentLength = -1
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	code, b := coretest.Send(t, req)
+	return code, string(b)
 }
 
 // Issue 13 item 11: the smaller input checks, each through a real

@@ -220,16 +220,7 @@ func checkPayload(where string, e event, data any, sendChecks bool) []string {
 		if !ok {
 			return []string{where + ": not a JSON array (the HA client fails on an object here)"}
 		}
-		var bad []string
-		for i, it := range items {
-			m, ok := it.(map[string]any)
-			if !ok {
-				bad = append(bad, fmt.Sprintf("%s[%d]: not an object", where, i))
-				continue
-			}
-			bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), e.model, m, sendChecks)...)
-		}
-		return bad
+		return haCheckItems(where, e.model, items, sendChecks)
 	}
 	m, ok := data.(map[string]any)
 	if !ok {
@@ -797,6 +788,11 @@ func checkPoll(p haPoll, ans answer, sendChecks bool) []string {
 	if sendChecks && p.filled && len(items) == 0 {
 		return []string{where + ": empty, but the fixture tree has items"}
 	}
+	return haCheckItems(where, p.model, items, sendChecks)
+}
+
+// haCheckItems checks each item of a JSON list against model.
+func haCheckItems(where, model string, items []any, sendChecks bool) []string {
 	var bad []string
 	for i, it := range items {
 		m, ok := it.(map[string]any)
@@ -804,7 +800,7 @@ func checkPoll(p haPoll, ans answer, sendChecks bool) []string {
 			bad = append(bad, fmt.Sprintf("%s[%d]: not an object", where, i))
 			continue
 		}
-		bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), p.model, m, sendChecks)...)
+		bad = append(bad, haCheck(fmt.Sprintf("%s[%d]", where, i), model, m, sendChecks)...)
 	}
 	return bad
 }

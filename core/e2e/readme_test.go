@@ -20,7 +20,8 @@ var readmeSections = []string{"What it reports", "Options", "Fields", "Example p
 // same columns; a built-in's Fields table names every field of its payload
 // on the fixture tree (the golden file), and its example payload has no
 // field the payload lacks, with the fixture's values where it says it
-// comes from the fixture tree.
+// comes from the fixture tree. A bundle's README does the same per
+// collector (checkBundleREADME).
 func TestPluginREADMEs(t *testing.T) {
 	dirs, err := filepath.Glob(filepath.Join(coretest.RepoRoot(), "plugins", "*", "main.go"))
 	if err != nil || len(dirs) < 11 {
@@ -51,6 +52,7 @@ func TestPluginREADMEs(t *testing.T) {
 			}
 			e, builtin := catalog.Lookup(name)
 			if !builtin {
+				checkBundleREADME(t, fields, secs[3].body)
 				return
 			}
 			golden := readGolden(t, e.Path)
@@ -73,6 +75,59 @@ func TestPluginREADMEs(t *testing.T) {
 				t.Error("the example payload has no json block")
 			}
 		})
+	}
+}
+
+// A bundle's Fields section has a subsection per collector titled
+// "### <collector> (`<REST path>`…": its tables name every field of that
+// path's payload on the fixture tree. Each example payload follows a line
+// naming the request it answers ("GET /api/v1/<path>") and is checked
+// like a built-in's.
+var (
+	bundleSubsection = regexp.MustCompile("^([a-z_]+) \\(`(/[a-z0-9/_-]+)`")
+	exampleRequest   = regexp.MustCompile("GET /api/v1(/[a-z0-9/_-]+)")
+)
+
+func checkBundleREADME(t *testing.T, fields, examples string) {
+	t.Helper()
+	tables := map[string]string{} // REST path -> its subsection
+	for _, sub := range strings.Split("\n"+fields, "\n### ")[1:] {
+		title, body, _ := strings.Cut(sub, "\n")
+		m := bundleSubsection.FindStringSubmatch(title)
+		if m == nil {
+			t.Errorf("Fields subsection %q does not start with `<collector> (`/path`…`", title)
+			continue
+		}
+		tables[m[2]] = body
+		for _, k := range keysOf(readGolden(t, m[2])) {
+			if !tableNames(body, k) {
+				t.Errorf("field %q of %s is not in the %s Fields table", k, m[2], m[1])
+			}
+		}
+	}
+	if len(tables) == 0 {
+		return // one collector: nothing to tell apart
+	}
+	parts := strings.Split(examples, "```json\n")
+	for i, blk := range parts[1:] {
+		m := exampleRequest.FindAllStringSubmatch(parts[i], -1)
+		if m == nil {
+			t.Errorf("example payload %d does not say which GET /api/v1/… it answers", i+1)
+			continue
+		}
+		path := m[len(m)-1][1]
+		table, ok := tables[path]
+		if !ok {
+			t.Errorf("example payload %d answers %s, which no Fields subsection covers", i+1, path)
+			continue
+		}
+		blk, _, _ = strings.Cut(blk, "```")
+		var ex any
+		if err := json.Unmarshal([]byte(blk), &ex); err != nil {
+			t.Errorf("example payload %d is not JSON: %v", i+1, err)
+			continue
+		}
+		checkExample(t, path, ex, readGolden(t, path), table, strings.Contains(parts[i], "on the fixture tree"))
 	}
 }
 

@@ -2,7 +2,9 @@ package mqtt
 
 import (
 	"encoding/json"
+	"strings"
 
+	"github.com/towerd/towerd/core/catalog"
 	"github.com/towerd/towerd/sdk/schema"
 )
 
@@ -159,8 +161,11 @@ func (o *Output) itemEntities(topic, key, state string, raw []byte) []entity {
 			sensor(id+"temperature", name+"temperature", state, "temperature_celsius", "°C", "temperature"),
 			sensor(id+"smart", name+"SMART", state, "smart_status", "", ""),
 			sensor(id+"spin", name+"spin state", state, "spin_state", "", ""),
-			button(id+"spinup", name+"spin up", cmd+"spinup"),
-			button(id+"spindown", name+"spin down", cmd+"spindown"),
+		}
+		// A button per action the disk plugin declares (spinup, spindown):
+		// the catalog is the one list of them.
+		for _, a := range catalog.ActionsOf("disk") {
+			ents = append(ents, button(id+a, name+strings.Replace(a, "spin", "spin ", 1), cmd+a))
 		}
 		if d.Filesystem != "" || d.SizeBytes > 0 && d.UsedBytes > 0 { // parity has no file system, so no usage
 			ents = append(ents, sensor(id+"usage", name+"usage", state, "usage_percent", "%", ""))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,50 +12,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/towerd/towerd/core/coretest"
-	"github.com/towerd/towerd/sdk/plugintest"
+	"github.com/towerd/towerd/core/coretest/chrometest"
 )
-
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	plugintest.Unavailable(t, "chromium not installed (.ci/setup.d/70-chromium.sh)")
-	return ""
-}
-
-// browser starts a headless Chromium for the test.
-func browser(t *testing.T, timeout time.Duration) context.Context {
-	t.Helper()
-	// chromedp's defaults (headless, no background networking, no
-	// /dev/shm, no extensions) plus what root in a container needs.
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	return ctx
-}
-
-// until polls a JavaScript condition in the page.
-func until(cond string, timeout time.Duration) chromedp.Action[chromedp.Void] {
-	return discard(chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(timeout)))
-}
-
-// discard turns an action with a value into a step.
-func discard[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		_, err := a(ctx, t)
-		return chromedp.Void{}, err
-	}
-}
 
 // run runs one action and returns its value, failing the test on error.
 func run[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
@@ -76,17 +33,17 @@ func TestStatusPageInChromium(t *testing.T) {
 	a := coretest.Start(t, coretest.Options{Plugins: coretest.Plugins(t, "system", "network")})
 	a.WaitCollector(t, "network", 30*time.Second, func(c coretest.Collector) bool { return c.Status == "running" })
 
-	ctx := browser(t, 90*time.Second)
+	ctx := chrometest.Browser(t, 90*time.Second)
 	start := time.Now()
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(a.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`#c-network .status`)),
-		until(`document.querySelector("#c-network").dataset.status === "running"`, 20*time.Second),
+		chrometest.Until(`document.querySelector("#c-network").dataset.status === "running"`, 20*time.Second),
 		// Live events: the snapshot at connect carries both topics.
 		chromedp.WaitVisible(chromedp.CSS(`#t-system_update`)),
 		chromedp.WaitVisible(chromedp.CSS(`#t-network_list_update`)),
-		until(`document.querySelector("#ws-state").textContent === "live"`, 10*time.Second),
-		until(`document.querySelector("#host").textContent !== ""`, 10*time.Second),
+		chrometest.Until(`document.querySelector("#ws-state").textContent === "live"`, 10*time.Second),
+		chrometest.Until(`document.querySelector("#host").textContent !== ""`, 10*time.Second),
 	)
 	if err != nil {
 		t.Fatalf("load page: %v\nagent log:\n%s", err, a.Log())
@@ -109,7 +66,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	start = time.Now()
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#c-network .toggle`)),
-		until(`document.querySelector("#c-network").dataset.status === "disabled"`, 15*time.Second),
+		chrometest.Until(`document.querySelector("#c-network").dataset.status === "disabled"`, 15*time.Second),
 	)
 	if err != nil {
 		t.Fatalf("toggle off: %v", err)
@@ -126,7 +83,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	// Change system's interval through the input.
 	err = chromedp.Do(ctx,
 		chromedp.SetValue(chromedp.CSS(`#c-system .interval`), "7"),
-		discard(chromedp.Evaluate[bool](`document.querySelector("#c-system .interval").dispatchEvent(new Event("change"))`)),
+		chrometest.Discard(chromedp.Evaluate[bool](`document.querySelector("#c-system .interval").dispatchEvent(new Event("change"))`)),
 	)
 	if err != nil {
 		t.Fatalf("interval: %v", err)
@@ -136,7 +93,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	// Toggle back on: running again, on the page and through REST.
 	err = chromedp.Do(ctx,
 		chromedp.Click(chromedp.CSS(`#c-network .toggle`)),
-		until(`document.querySelector("#c-network").dataset.status === "running"`, 20*time.Second),
+		chrometest.Until(`document.querySelector("#c-network").dataset.status === "running"`, 20*time.Second),
 	)
 	if err != nil {
 		t.Fatalf("toggle on: %v", err)
@@ -190,13 +147,13 @@ func TestPageServed(t *testing.T) {
 func TestTokenRemovedFromAddressBar(t *testing.T) {
 	t.Parallel()
 	a := coretest.Start(t, coretest.Options{Plugins: coretest.Plugins(t, "system"), Env: []string{"TOWERD_TOKEN=page-token"}})
-	ctx := browser(t, 60*time.Second)
+	ctx := chrometest.Browser(t, 60*time.Second)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(a.URL+"/?token=page-token&x=1#top"),
 		// The API answered with the token: the collectors are listed and
 		// the stream is live.
 		chromedp.WaitVisible(chromedp.CSS(`#c-system .status`)),
-		until(`document.querySelector("#ws-state").textContent === "live"`, 20*time.Second),
+		chrometest.Until(`document.querySelector("#ws-state").textContent === "live"`, 20*time.Second),
 	)
 	if err != nil {
 		t.Fatalf("load page with ?token=: %v\nagent log:\n%s", err, a.Log())

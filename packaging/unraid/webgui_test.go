@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/towerd/towerd/core/coretest"
+	"github.com/towerd/towerd/core/coretest/chrometest"
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
@@ -48,16 +49,6 @@ func install(t *testing.T, src, dst string, mode os.FileMode) {
 	if err := os.WriteFile(dst, b, mode); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	plugintest.Unavailable(t, "chromium not installed (.ci/setup.d/70-chromium.sh)")
-	return ""
 }
 
 // settingsFile reads towerd.cfg's KEY="value" (or KEY=value) lines.
@@ -102,7 +93,7 @@ func TestSettingsPage(t *testing.T) {
 	if err != nil {
 		plugintest.Unavailable(t, "php-cli not installed (.ci/setup.d/80-php.sh)")
 	}
-	chrome := chromium(t)
+	chrometest.Path(t) // skip before building where there is no browser
 
 	// A server root laid out as the package installs it.
 	root := t.TempDir()
@@ -167,19 +158,8 @@ func TestSettingsPage(t *testing.T) {
 		return err == nil && resp.StatusCode == 200
 	}, "php -S does not answer")
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 120*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	until := func(cond string) chromedp.Action[chromedp.Void] {
-		return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-			_, err := chromedp.Poll[bool](cond, chromedp.WithPollingTimeout(30*time.Second))(ctx, tg)
-			return chromedp.Void{}, err
-		}
-	}
+	ctx := chrometest.Browser(t, 120*time.Second)
+	until := func(cond string) chromedp.Action[chromedp.Void] { return chrometest.Until(cond, 30*time.Second) }
 	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(ctx, actions...); err != nil {

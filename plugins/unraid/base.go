@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -34,6 +35,20 @@ func readIni(c *collector, rel string) (*unraid.File, error) {
 		return &unraid.File{Global: &unraid.Section{}}, err
 	}
 	return f, nil
+}
+
+// varIniCollector makes a collector whose payload build makes from the
+// global section of var.ini (emhttpd's state), read fresh each collect.
+func varIniCollector(info sdk.Info, build func(c *collector, g *unraid.Section) any) *collector {
+	c := newCollector(info, nil)
+	c.CollectFunc = func(_ context.Context, c *collector) (any, error) {
+		v, err := readIni(c, unraid.VarIni)
+		if err != nil {
+			return nil, err
+		}
+		return build(c, v.Global), nil
+	}
+	return c
 }
 
 // yes reports Unraid's spellings of true.

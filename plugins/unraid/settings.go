@@ -102,19 +102,13 @@ type Mover struct {
 const moverLog = "var/log/mover.log"
 
 func newMover() *collector {
-	c := newCollector(sdk.Info{
+	return varIniCollector(sdk.Info{
 		Name:            "mover",
 		Topic:           "mover_update",
 		Description:     "the mover: running, schedule, last run (var.ini, mover.pid, mover.log)",
 		DefaultInterval: 30 * time.Second,
 		WatchPaths:      []string{unraid.VarIni},
-	}, nil)
-	c.CollectFunc = func(_ context.Context, c *collector) (any, error) {
-		v, err := readIni(c, unraid.VarIni)
-		if err != nil {
-			return nil, err
-		}
-		g := v.Global
+	}, func(c *collector, g *unraid.Section) any {
 		out := Mover{
 			Active:       yes(g.String("shareMoverActive")),
 			Schedule:     g.String("shareMoverSchedule"),
@@ -129,9 +123,8 @@ func newMover() *collector {
 		if err := lastMoverRun(c.Path(moverLog), &out); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			log.Debug("read mover log", "error", err)
 		}
-		return out, nil
-	}
-	return c
+		return out
+	})
 }
 
 var moverDates = []string{"Mon Jan 2 15:04:05 MST 2006", "Mon Jan 2 15:04:05 2006", "2006-01-02 15:04:05", time.RFC3339}

@@ -29,18 +29,12 @@ type Flash struct {
 }
 
 func newFlash() *collector {
-	c := newCollector(sdk.Info{
+	return varIniCollector(sdk.Info{
 		Name:            "flash",
 		Topic:           "flash_update",
 		Description:     "the USB flash boot drive: model, GUID, usage of /boot",
 		DefaultInterval: 60 * time.Second,
-	}, nil)
-	c.CollectFunc = func(_ context.Context, c *collector) (any, error) {
-		v, err := readIni(c, unraid.VarIni)
-		if err != nil {
-			return nil, err
-		}
-		g := v.Global
+	}, func(c *collector, g *unraid.Section) any {
 		out := Flash{Model: g.String("flashProduct"), Product: g.String("flashProduct"),
 			Vendor: g.String("flashVendor"), GUID: g.String("flashGUID"), Timestamp: time.Now()}
 		if slots, err := unraid.ReadDisks(c.Root()); err == nil {
@@ -56,9 +50,8 @@ func newFlash() *collector {
 			out.SizeBytes, out.TotalBytes, out.UsedBytes, out.FreeBytes = u.Total, u.Total, u.Used, u.Free
 			out.UsagePercent = u.Percent()
 		}
-		return out, nil
-	}
-	return c
+		return out
+	})
 }
 
 // Registration is the payload of registration_update: the license key.
@@ -74,21 +67,15 @@ type Registration struct {
 }
 
 func newRegistration() *collector {
-	c := newCollector(sdk.Info{
+	return varIniCollector(sdk.Info{
 		Name:            "registration",
 		Topic:           "registration_update",
 		Description:     "the Unraid license: type, state, expiry (var.ini reg* keys)",
 		DefaultInterval: 300 * time.Second,
 		WatchPaths:      []string{unraid.VarIni},
-	}, nil)
-	c.CollectFunc = func(_ context.Context, c *collector) (any, error) {
-		v, err := readIni(c, unraid.VarIni)
-		if err != nil {
-			return nil, err
-		}
-		return registration(v.Global, time.Now()), nil
-	}
-	return c
+	}, func(c *collector, g *unraid.Section) any {
+		return registration(g, time.Now())
+	})
 }
 
 func registration(g *unraid.Section, now time.Time) Registration {

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -44,28 +43,16 @@ type Snapshot struct {
 const maxSnapshots = 5000
 
 func newDatasets(t *tools) *bundle.Collector {
-	c := bundle.New(sdk.Info{
+	return listing(sdk.Info{
 		Name:            "zfs_datasets",
 		Topic:           "zfs_datasets_update",
 		Description:     "ZFS file systems and volumes (zfs list)",
 		DefaultInterval: 60 * time.Second,
-	}, map[string]string{"zfs": ""})
-	c.CollectFunc = func(ctx context.Context, c *bundle.Collector) (any, error) {
-		lines, err := t.run(ctx, c, "zfs", "list", "-H", "-p", "-t", "filesystem,volume", "-o",
+	}, func(ctx context.Context, c *bundle.Collector) (out []Dataset, err error) {
+		rows, err := t.rows(ctx, c, 11, "zfs", "list", "-H", "-p", "-t", "filesystem,volume", "-o",
 			"name,type,used,available,referenced,compressratio,mountpoint,quota,reservation,compression,readonly")
-		out := []Dataset{}
-		if errors.Is(err, errNoZFS) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
 		now := time.Now()
-		for _, l := range lines {
-			f := strings.Split(l, "\t")
-			if len(f) < 11 {
-				continue
-			}
+		for _, f := range rows {
 			pool, _, _ := strings.Cut(f[0], "/")
 			d := Dataset{Name: f[0], Type: f[1], Pool: pool, UsedBytes: num(f[2]), AvailableBytes: num(f[3]),
 				ReferencedBytes: num(f[4]), CompressRatio: float(strings.TrimSuffix(f[5], "x")),
@@ -75,36 +62,23 @@ func newDatasets(t *tools) *bundle.Collector {
 			}
 			out = append(out, d)
 		}
-		return out, nil
-	}
-	return c
+		return out, err
+	}, "zfs")
 }
 
 func newSnapshots(t *tools) *bundle.Collector {
-	c := bundle.New(sdk.Info{
+	return listing(sdk.Info{
 		Name:            "zfs_snapshots",
 		Topic:           "zfs_snapshots_update",
 		Description:     "ZFS snapshots (zfs list -t snapshot), newest 5000",
 		DefaultInterval: 300 * time.Second,
-	}, map[string]string{"zfs": ""})
-	c.CollectFunc = func(ctx context.Context, c *bundle.Collector) (any, error) {
-		lines, err := t.run(ctx, c, "zfs", "list", "-H", "-p", "-t", "snapshot", "-s", "creation", "-o", "name,used,referenced,creation")
-		out := []Snapshot{}
-		if errors.Is(err, errNoZFS) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(lines) > maxSnapshots { // sorted by creation: keep the newest
-			lines = lines[len(lines)-maxSnapshots:]
+	}, func(ctx context.Context, c *bundle.Collector) (out []Snapshot, err error) {
+		rows, err := t.rows(ctx, c, 4, "zfs", "list", "-H", "-p", "-t", "snapshot", "-s", "creation", "-o", "name,used,referenced,creation")
+		if len(rows) > maxSnapshots { // sorted by creation: keep the newest
+			rows = rows[len(rows)-maxSnapshots:]
 		}
 		now := time.Now()
-		for _, l := range lines {
-			f := strings.Split(l, "\t")
-			if len(f) < 4 {
-				continue
-			}
+		for _, f := range rows {
 			ds, _, _ := strings.Cut(f[0], "@")
 			s := Snapshot{Name: f[0], Dataset: ds, UsedBytes: num(f[1]), ReferencedBytes: num(f[2]), Timestamp: now}
 			if sec, err := strconv.ParseInt(f[3], 10, 64); err == nil {
@@ -113,9 +87,8 @@ func newSnapshots(t *tools) *bundle.Collector {
 			}
 			out = append(out, s)
 		}
-		return out, nil
-	}
-	return c
+		return out, err
+	}, "zfs")
 }
 
 // ARC is the payload of zfs_arc_stats_update.

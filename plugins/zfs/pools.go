@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -66,37 +65,25 @@ type Pool struct {
 }
 
 func newPools(t *tools) *bundle.Collector {
-	c := bundle.New(sdk.Info{
+	return listing(sdk.Info{
 		Name:            "zfs",
 		Topic:           "zfs_pools_update",
 		Description:     "ZFS pools: capacity, health, scrub, vdev tree and errors (zpool list/get/status)",
 		DefaultInterval: 30 * time.Second,
-	}, map[string]string{"zpool": "", "zfs": ""})
-	c.CollectFunc = func(ctx context.Context, c *bundle.Collector) (any, error) {
-		pools, err := collectPools(ctx, t, c)
-		if errors.Is(err, errNoZFS) {
-			return []Pool{}, nil
-		}
-		return pools, err
-	}
-	return c
+	}, func(ctx context.Context, c *bundle.Collector) ([]Pool, error) { return collectPools(ctx, t, c) }, "zpool", "zfs")
 }
 
 // collectPools runs zpool three times for all pools at once: list, get,
 // status.
 func collectPools(ctx context.Context, t *tools, c *bundle.Collector) ([]Pool, error) {
-	lines, err := t.run(ctx, c, "zpool", "list", "-H", "-p", "-o", "name,size,allocated,free,fragmentation,capacity,dedupratio,health,altroot")
+	rows, err := t.rows(ctx, c, 9, "zpool", "list", "-H", "-p", "-o", "name,size,allocated,free,fragmentation,capacity,dedupratio,health,altroot")
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now()
 	pools := []Pool{}
 	byName := map[string]*Pool{}
-	for _, l := range lines {
-		f := strings.Split(l, "\t")
-		if len(f) < 9 {
-			continue
-		}
+	for _, f := range rows {
 		p := Pool{Name: f[0], SizeBytes: num(f[1]), AllocatedBytes: num(f[2]), FreeBytes: num(f[3]),
 			FragmentationPercent: float(f[4]), CapacityPercent: float(f[5]),
 			DedupRatio: float(strings.TrimSuffix(f[6], "x")), Health: f[7], State: f[7], Vdevs: []Vdev{}, Timestamp: now}
@@ -112,13 +99,12 @@ func collectPools(ctx context.Context, t *tools, c *bundle.Collector) ([]Pool, e
 	if len(pools) == 0 {
 		return pools, nil
 	}
-	props, err := t.run(ctx, c, "zpool", "get", "-H", "-p", "-o", "name,property,value", "guid,readonly,autoexpand,autotrim")
+	props, err := t.rows(ctx, c, 3, "zpool", "get", "-H", "-p", "-o", "name,property,value", "guid,readonly,autoexpand,autotrim")
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range props {
-		f := strings.Split(l, "\t")
-		if len(f) < 3 || byName[f[0]] == nil {
+	for _, f := range props {
+		if byName[f[0]] == nil {
 			continue
 		}
 		p := byName[f[0]]

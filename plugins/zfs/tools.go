@@ -87,6 +87,41 @@ func (t *tools) run(ctx context.Context, c *bundle.Collector, tool string, args 
 	return strings.Split(s, "\n"), nil
 }
 
+// rows runs tool like run and splits each line at tabs (the -H output of
+// zpool and zfs), dropping lines with fewer than minFields fields.
+func (t *tools) rows(ctx context.Context, c *bundle.Collector, minFields int, tool string, args ...string) ([][]string, error) {
+	lines, err := t.run(ctx, c, tool, args...)
+	var out [][]string
+	for _, l := range lines {
+		if f := strings.Split(l, "\t"); len(f) >= minFields {
+			out = append(out, f)
+		}
+	}
+	return out, err
+}
+
+// listing makes a collector whose payload is the list collect returns,
+// with the tools it runs as path options. Missing ZFS is an empty list,
+// not an error: most servers have no pool.
+func listing[T any](info sdk.Info, collect func(context.Context, *bundle.Collector) ([]T, error), tools ...string) *bundle.Collector {
+	opts := map[string]string{}
+	for _, tool := range tools {
+		opts[tool] = ""
+	}
+	c := bundle.New(info, opts)
+	c.CollectFunc = func(ctx context.Context, c *bundle.Collector) (any, error) {
+		out, err := collect(ctx, c)
+		if errors.Is(err, errNoZFS) || (err == nil && out == nil) {
+			return []T{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return out, nil
+	}
+	return c
+}
+
 func (t *tools) report(err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -160,37 +160,15 @@ func TestToolMisbehaves(t *testing.T) {
 	}
 }
 
+// The bundle as a real process: one executable serves the four collectors.
 func TestBundleProcess(t *testing.T) {
-	bin := plugintest.Build(t, ".")
-	res := plugintest.Check(t, bin, plugintest.Contract{Config: sdk.Config{Root: unraidtest.FixtureRoot(t)}})
-	if len(res.PayloadsOf) != 4 {
-		t.Fatalf("Check collected %d collectors, want 4", len(res.PayloadsOf))
-	}
-	p := plugintest.Start(t, bin)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	b, err := p.DescribeBundle(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"zfs": "zfs_pools_update", "zfs_datasets": "zfs_datasets_update", "zfs_snapshots": "zfs_snapshots_update", "zfs_arc": "zfs_arc_stats_update"}
-	if b.Name != "zfs" || len(b.Collectors) != 4 {
-		t.Fatalf("bundle = %+v", b)
-	}
-	root := unraidtest.FixtureRoot(t)
-	for _, info := range b.Collectors {
-		if want[info.Name] != info.Topic {
-			t.Errorf("%s: topic %q", info.Name, info.Topic)
-		}
-		if err := p.Configure(ctx, sdk.Config{Collector: info.Name, Root: root}); err != nil {
-			t.Fatal(err)
-		}
-		topic, payload, err := p.Collect(ctx, info.Name)
-		if err != nil || topic != info.Topic {
-			t.Fatalf("Collect %s: %v", info.Name, err)
-		}
-		if err := plugintest.CheckPayload(payload); err != nil || len(payload) < 50 {
-			t.Errorf("%s: %v %s", info.Name, err, payload)
+	_, _, payloads := unraidtest.CheckBundle(t, ".", "zfs", unraidtest.FixtureRoot(t), map[string]string{
+		"zfs": "zfs_pools_update", "zfs_datasets": "zfs_datasets_update",
+		"zfs_snapshots": "zfs_snapshots_update", "zfs_arc": "zfs_arc_stats_update",
+	})
+	for name, payload := range payloads {
+		if len(payload) < 50 {
+			t.Errorf("%s: short payload %s", name, payload)
 		}
 	}
 }

@@ -1,6 +1,6 @@
-// Package unraidtest holds test helpers shared by the array, disk and
-// shares plugin tests: the fixture Unraid tree, copies of it to modify, and
-// configuring a plugin process.
+// Package unraidtest holds test helpers shared by the array, disk, shares,
+// unraid and zfs plugin tests: the fixture Unraid tree, copies of it to
+// modify, configuring a plugin process, and checking and measuring a bundle.
 package unraidtest
 
 import (
