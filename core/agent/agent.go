@@ -25,6 +25,7 @@ import (
 	"github.com/towerd/towerd/core/hub"
 	"github.com/towerd/towerd/core/scheduler"
 	"github.com/towerd/towerd/core/supervisor"
+	"github.com/towerd/towerd/core/watch"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -59,6 +60,7 @@ type Agent struct {
 	api    *api.Server
 	server *http.Server
 	guard  *httpguard.Guard
+	watch  *watch.Watcher // nil without inotify (see watch.go)
 
 	mu        sync.Mutex
 	installed map[string]bool
@@ -100,6 +102,7 @@ func New(opts Options) *Agent {
 	}
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)
+	a.watch = a.startWatcher()
 	a.api = api.New(a.bus, a, a.hub)
 	return a
 }
@@ -174,6 +177,7 @@ func (a *Agent) shutdown() {
 	defer cancel()
 	_ = a.server.Shutdown(sctx)
 	a.hub.Close()
+	a.stopWatcher()
 	a.sched.StopAll()
 	a.sup.StopAll()
 	a.log.Info("stopped")
@@ -207,6 +211,7 @@ func (a *Agent) pluginReady(name string, info sdk.Info) {
 	interval := a.interval(name, info)
 	a.sched.Start(name, interval, a.timeout(name, interval))
 	a.sched.Trigger(name)
+	a.watchCollector(name, info)
 }
 
 func (a *Agent) enabled(name string) bool {
@@ -352,6 +357,7 @@ func (a *Agent) SetEnabled(name string, enabled bool) error {
 		return a.sup.Start(name, a.pluginConfig(name))
 	}
 	a.log.Info("collector disabled", "collector", name)
+	a.unwatchCollector(name)
 	a.sched.Stop(name)
 	topic := a.view(name).Topic
 	a.sup.Stop(name)

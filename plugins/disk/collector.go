@@ -78,6 +78,7 @@ func (c *collector) Describe() sdk.Info {
 		Topic:           schema.TopicDisks,
 		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl",
 		DefaultInterval: 30 * time.Second,
+		WatchPaths:      []string{unraid.DisksIni, unraid.VarIni},
 	}
 }
 
