@@ -119,6 +119,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "towerd", sdk.Version)
 		return nil
 	}
+	limitProcs()
 	level := hclog.LevelFromString(f.logLevel)
 	if level == hclog.NoLevel {
 		return fmt.Errorf("--log-level %q: want trace, debug, info, warn or error", f.logLevel)

@@ -117,3 +117,33 @@ func TestTimeoutBounds(t *testing.T) {
 		}
 	}
 }
+
+// Ticks fall on one grid for every collector, so collectors with
+// intervals that divide each other wake the agent together.
+func TestTicksShareOneGrid(t *testing.T) {
+	s := New(func(context.Context, string) {})
+	e := s.epoch
+	for _, c := range []struct {
+		last     time.Duration // collect start, from the epoch
+		interval time.Duration
+		want     time.Duration
+	}{
+		{0, 10 * time.Second, 10 * time.Second},
+		{10*time.Second + 3*time.Millisecond, 10 * time.Second, 20 * time.Second}, // a late tick stays on the grid
+		{10*time.Second + 3*time.Millisecond, 5 * time.Second, 15 * time.Second},  // 5 s and 10 s meet at 20 s
+		{3200 * time.Millisecond, 10 * time.Second, 10 * time.Second},             // triggered early: next grid point
+		{9900 * time.Millisecond, 10 * time.Second, 20 * time.Second},             // triggered just before a tick: that tick is skipped
+		{45 * time.Second, 15 * time.Second, 60 * time.Second},                    // 15 s meets 60 s
+		{2*time.Minute + 500*time.Millisecond, time.Minute, 3 * time.Minute},      // and 60 s itself
+		{7 * time.Second, 7 * time.Second, 14 * time.Second},                      // any interval
+	} {
+		if got := s.next(e.Add(c.last), c.interval).Sub(e); got != c.want {
+			t.Errorf("next after a collect at %v, interval %v = %v, want %v", c.last, c.interval, got, c.want)
+		}
+	}
+	// A collect that overran its interval skips the ticks it missed.
+	past := time.Now().Add(-time.Hour)
+	if got := s.next(past, 10*time.Second); got.Before(time.Now()) {
+		t.Errorf("next tick %v is in the past", got)
+	}
+}
