@@ -42,7 +42,14 @@ type options struct {
 	idle, idleWindow, idleMax        time.Duration
 	minGC, freshChanges              int
 	freshTimeout                     time.Duration
+	env                              envList
 }
+
+// envList collects repeated --env flags.
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
 	var o options
@@ -64,6 +71,7 @@ func main() {
 	flag.DurationVar(&o.idleWindow, "idle-window", 90*time.Second, "idle phase: CPU and wakeups are measured over this window")
 	flag.IntVar(&o.freshChanges, "fresh-changes", 20, "freshness: changes per state file and way of writing")
 	flag.DurationVar(&o.freshTimeout, "fresh-timeout", 15*time.Second, "freshness: a change not seen within this is counted missed")
+	flag.Var(&o.env, "env", "KEY=VALUE for towerd's environment (which plugins inherit), e.g. GOMAXPROCS=1; repeatable")
 	flag.BoolVar(&o.quick, "quick", false, "short run for development: idle phase 20 s + 30 s window without waiting for GC, 5 freshness changes")
 	flag.Parse()
 	if o.quick {
@@ -330,7 +338,7 @@ func startAgent(o options) (*agentRun, error) {
 	a.cmd = exec.Command(o.towerd, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
 	// Every process reports its GC cycles (plugins inherit the variable).
-	a.cmd.Env = append(os.Environ(), sdk.GCStatsEnv+"="+a.gcDir)
+	a.cmd.Env = append(append(os.Environ(), o.env...), sdk.GCStatsEnv+"="+a.gcDir)
 	a.started = time.Now()
 	if err := a.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start towerd: %w", err)
