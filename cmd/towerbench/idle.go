@@ -113,23 +113,31 @@ func (a *agentRun) idlePhase(ctx context.Context, procs map[string]int) (*IdleRe
 func (a *agentRun) lowGC(procs map[string]int) string {
 	var low []string
 	for _, name := range sortedNames(procs) {
-		if n := a.gcCycles(procs[name]); n < int64(a.o.minGC) {
-			low = append(low, fmt.Sprintf("%s %d", name, n))
+		n := a.gcCycles(procs[name])
+		if n < 0 && time.Since(a.started) > silentAfter {
+			continue // does not report (not built with the SDK, or the variable did not reach it)
+		}
+		if n < int64(a.o.minGC) {
+			low = append(low, fmt.Sprintf("%s %d", name, max(n, 0)))
 		}
 	}
 	return strings.Join(low, ", ")
 }
 
-// gcCycles reads what the process reported through sdk.GCStatsEnv; 0 if
-// it has not reported yet (no cycle completed).
+// silentAfter: Go forces a GC cycle every 2 minutes, so a process that
+// reports its cycles has done so by then; one that has not, never will.
+const silentAfter = 150 * time.Second
+
+// gcCycles reads what the process reported through sdk.GCStatsEnv; -1 if
+// it has not reported (yet).
 func (a *agentRun) gcCycles(pid int) int64 {
 	b, err := os.ReadFile(filepath.Join(a.gcDir, strconv.Itoa(pid)))
 	if err != nil {
-		return 0
+		return -1
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 	if err != nil {
-		return 0
+		return -1
 	}
 	return n
 }
@@ -209,7 +217,7 @@ func printIdle(w io.Writer, r *IdleResult) {
 	for _, p := range append(append([]IdleProcStat{}, r.Processes...), r.Total) {
 		gc := strconv.FormatInt(p.GCCycles, 10)
 		if p.GCCycles < 0 {
-			gc = ""
+			gc = "-"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%.0f\t%.0f\t%.2f\t%s\t\n", p.Name, mib(p.VmRSSKiB), mib(p.RssAnonKiB), mib(p.RssFileKiB),
 			p.Threads, p.CPUMillis, p.CPUMillisPer90s, p.WakeupsPerSec, gc)
