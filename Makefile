@@ -33,12 +33,14 @@ build:
 run: build
 	./bin/towerd --port $(PORT) --plugins-dir plugins.d --config run/towerd.json --demo testdata/unraid
 
-# Measures the built agent (see bench/README.md): memory, CPU, fan-out,
-# REST, restart and interval figures; results in bench/results.json.
+# Measures the built agent (see bench/README.md): steady-state memory, CPU
+# and wakeups (about 7 minutes before the rest), freshness, fan-out, REST,
+# restart and interval figures; results in bench/results.json.
+# `make bench QUICK=1` is the short run for development (about 4 minutes).
 bench: build
 	CGO_ENABLED=0 $(BUILD) -o bin/benchecho ./core/internal/testplugin
 	CGO_ENABLED=0 $(BUILD) -o bin/towerbench ./cmd/towerbench
-	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json
+	./bin/towerbench --towerd bin/towerd --plugins plugins.d --root testdata/unraid --echo bin/benchecho --out bench/results.json $(if $(QUICK),--quick)
 
 # The SDK is a module of its own (sdk/go.mod; the root requires it through
 # a replace), so ./... at the root does not reach it: vet and test visit

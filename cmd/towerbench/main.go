@@ -1,6 +1,8 @@
-// Command towerbench measures a built towerd: idle memory and CPU of the core
-// and every plugin, WebSocket fan-out latency, REST throughput, plugin
-// restart time and interval accuracy. It runs the real binaries that
+// Command towerbench measures a built towerd: steady-state memory, CPU and
+// wakeups of the core and every plugin with no client, the same with ten
+// clients, how fast a state file change reaches a client, WebSocket
+// fan-out latency, REST throughput, plugin restart time and interval
+// accuracy. It runs the real binaries that
 // `make build` produced (bin/towerd and everything in plugins.d) on the
 // fixture Unraid tree, on a free loopback port, prints a table and writes
 // the figures as JSON. `make bench` runs it; see bench/README.md.
@@ -27,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/towerd/towerd/sdk"
 )
 
 type options struct {
@@ -34,7 +38,18 @@ type options struct {
 	echoCount, clients, restClients  int
 	steady, rest, burst              time.Duration
 	logLevel                         string
+	quick                            bool
+	idle, idleWindow, idleMax        time.Duration
+	minGC, freshChanges              int
+	freshTimeout                     time.Duration
+	env                              envList
 }
+
+// envList collects repeated --env flags.
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, " ") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
 
 func main() {
 	var o options
@@ -50,7 +65,18 @@ func main() {
 	flag.DurationVar(&o.steady, "steady", 120*time.Second, "steady run: RSS is read at half of it, CPU is measured over the second half, intervals over all of it")
 	flag.StringVar(&o.out, "out", "bench/results.json", "JSON results file")
 	flag.StringVar(&o.logLevel, "log-level", "info", "towerd --log-level")
+	flag.DurationVar(&o.idle, "idle", 5*time.Minute, "idle phase (no clients): the agent runs at least this long before the idle window")
+	flag.IntVar(&o.minGC, "min-gc", 3, "idle phase: and until every process has completed this many GC cycles")
+	flag.DurationVar(&o.idleMax, "idle-max", 15*time.Minute, "idle phase: give up waiting for -min-gc after this long")
+	flag.DurationVar(&o.idleWindow, "idle-window", 90*time.Second, "idle phase: CPU and wakeups are measured over this window")
+	flag.IntVar(&o.freshChanges, "fresh-changes", 20, "freshness: changes per state file and way of writing")
+	flag.DurationVar(&o.freshTimeout, "fresh-timeout", 15*time.Second, "freshness: a change not seen within this is counted missed")
+	flag.Var(&o.env, "env", "KEY=VALUE for towerd's environment (which plugins inherit), e.g. GOMAXPROCS=1; repeatable")
+	flag.BoolVar(&o.quick, "quick", false, "short run for development: idle phase 20 s + 30 s window without waiting for GC, 5 freshness changes")
 	flag.Parse()
+	if o.quick {
+		o.idle, o.minGC, o.idleWindow, o.freshChanges = 20*time.Second, 0, 30*time.Second, 5
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -74,6 +100,9 @@ func main() {
 // Results is the JSON file's content.
 type Results struct {
 	Time          time.Time          `json:"time"`
+	Quick         bool               `json:"quick"`
+	Idle          *IdleResult        `json:"idle"`
+	Freshness     []Freshness        `json:"freshness"`
 	Host          HostInfo           `json:"host"`
 	Plugins       []string           `json:"plugins"`
 	Processes     []ProcStat         `json:"processes"`
@@ -96,19 +125,23 @@ type HostInfo struct {
 }
 
 type agentRun struct {
-	o       options
-	dir     string
-	url     string
-	addr    string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	log     *os.File
-	plugins []string // real plugins, by name
-	echoes  []string
+	o         options
+	started   time.Time // when towerd was started
+	root      string    // the scratch copy of the fixture tree (freshness edits it)
+	gcDir     string    // where processes report GC cycles (sdk.GCStatsEnv)
+	installed int64     // bytes of bin/towerd and the plugins
+	dir       string
+	url       string
+	addr      string
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	log       *os.File
+	plugins   []string // real plugins, by name
+	echoes    []string
 }
 
 func run(ctx context.Context, o options) (*Results, error) {
-	res := &Results{Time: time.Now(), FanOut: map[string]Latency{}, Host: HostInfo{CPUs: numCPU(), LoadStart: load1()}}
+	res := &Results{Time: time.Now(), Quick: o.quick, FanOut: map[string]Latency{}, Host: HostInfo{CPUs: numCPU(), LoadStart: load1()}}
 	a, err := startAgent(o)
 	if err != nil {
 		return nil, err
@@ -126,6 +159,15 @@ func run(ctx context.Context, o options) (*Results, error) {
 	if err != nil {
 		return res, err
 	}
+	procs := map[string]int{"towerd": a.cmd.Process.Pid}
+	for n, p := range pids {
+		procs[n] = p
+	}
+
+	// Steady state with no client: what the agent costs all day.
+	if res.Idle, err = a.idlePhase(ctx, procs); err != nil {
+		return res, err
+	}
 
 	clients, err := dialAll(a.addr, o.clients)
 	if err != nil {
@@ -138,10 +180,6 @@ func run(ctx context.Context, o options) (*Results, error) {
 	fmt.Printf("steady run %v: RSS at %v, CPU over the last %v, intervals over all of it\n", o.steady, o.steady/2, o.steady/2)
 	if !sleepCtx(ctx, o.steady/2) {
 		return res, ctx.Err()
-	}
-	procs := map[string]int{"towerd": a.cmd.Process.Pid}
-	for n, p := range pids {
-		procs[n] = p
 	}
 	mem := map[string]ProcStat{}
 	for name, pid := range procs {
@@ -176,6 +214,18 @@ func run(ctx context.Context, o options) (*Results, error) {
 	steadyEvents := eventsBetween(clients, steadyStart, steadyEnd)
 	res.FanOut["steady"] = latencies(steadyEvents, nil)
 	res.Intervals = intervalStats(clients[0].between(steadyStart, steadyEnd), topics, intervals)
+
+	// Freshness: state file changes reach a client at once (the core
+	// watches what the collectors declare), not at the next tick.
+	fmt.Printf("freshness: %d changes per state file, in place and by rename\n", o.freshChanges)
+	if res.Freshness, err = a.freshPhase(ctx, clients[0]); err != nil {
+		return res, err
+	}
+	for _, f := range res.Freshness {
+		if f.Missed > 0 {
+			res.Failures = append(res.Failures, fmt.Sprintf("freshness %s: %d of %d changes not seen within %v", f.Case, f.Missed, f.Changes, o.freshTimeout))
+		}
+	}
 
 	// Fan-out burst: many echo plugins enabled at once collect together,
 	// then every 5 s, within milliseconds of each other.
@@ -261,10 +311,16 @@ func startAgent(o options) (*agentRun, error) {
 			a.echoes = append(a.echoes, n)
 		}
 	}
-	root, err := filepath.Abs(o.root)
-	if err != nil {
+	// A scratch copy of the fixture tree: the freshness phase edits it.
+	a.root = filepath.Join(dir, "root")
+	if err := os.CopyFS(a.root, os.DirFS(o.root)); err != nil {
+		return nil, fmt.Errorf("copy %s: %w", o.root, err)
+	}
+	a.gcDir = filepath.Join(dir, "gc")
+	if err := os.MkdirAll(a.gcDir, 0o755); err != nil {
 		return nil, err
 	}
+	a.installed = installedBytes(o.towerd, o.plugins)
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -275,12 +331,15 @@ func startAgent(o options) (*agentRun, error) {
 		return nil, err
 	}
 	args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--plugins-dir", pdir,
-		"--config", filepath.Join(dir, "towerd.json"), "--root", root, "--log-level", o.logLevel}
+		"--config", filepath.Join(dir, "towerd.json"), "--root", a.root, "--log-level", o.logLevel}
 	if len(a.echoes) > 0 {
 		args = append(args, "--disable-collectors", strings.Join(a.echoes, ","))
 	}
 	a.cmd = exec.Command(o.towerd, args...)
 	a.cmd.Stdout, a.cmd.Stderr = a.log, a.log
+	// Every process reports its GC cycles (plugins inherit the variable).
+	a.cmd.Env = append(append(os.Environ(), o.env...), sdk.GCStatsEnv+"="+a.gcDir)
+	a.started = time.Now()
 	if err := a.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start towerd: %w", err)
 	}

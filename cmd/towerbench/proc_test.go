@@ -91,3 +91,42 @@ func TestIntervalStats(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// The idle table's figures come from the real /proc of a child that
+// sleeps in a loop: each sleep is a voluntary context switch.
+func TestStatusAndWakeupsOfSleepingChild(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do sleep 0.01; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	procs := map[string]int{"child": cmd.Process.Pid}
+	w0 := wakeups(procs)["child"]
+	deadline := time.Now().Add(20 * time.Second)
+	for wakeups(procs)["child"] < w0+5 {
+		if time.Now().After(deadline) {
+			t.Fatal("a shell sleeping in a loop made no voluntary context switches in 20s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	st, err := readStatus(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.VmRSSKiB <= 0 || st.RssAnonKiB <= 0 || st.RssFileKiB <= 0 || st.Threads != 1 ||
+		st.RssAnonKiB+st.RssFileKiB > st.VmRSSKiB {
+		t.Errorf("implausible status of a shell: %+v", st)
+	}
+}
+
+func TestInstalledBytesCountsExecutablesOnly(t *testing.T) {
+	dir := t.TempDir()
+	for name, mode := range map[string]os.FileMode{"a": 0o755, "b": 0o755, "README.md": 0o644} {
+		if err := os.WriteFile(dir+"/"+name, make([]byte, 1000), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := installedBytes(dir+"/a", dir); got != 3000 {
+		t.Errorf("installed = %d, want 3000 (towerd + two plugins, not the README)", got)
+	}
+}

@@ -170,7 +170,9 @@ func mib(kib int64) string { return fmt.Sprintf("%.1f", float64(kib)/1024) }
 func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\ntowerbench %s — %d CPUs, load %.2f → %.2f, machine busy %.0f%% during the CPU window\n",
 		r.Time.Format(time.RFC3339), r.Host.CPUs, r.Host.LoadStart, r.Host.LoadEnd, r.Host.BusyPercent)
-	fmt.Fprintf(w, "plugins: %s\n\n", strings.Join(r.Plugins, " "))
+	fmt.Fprintf(w, "plugins: %s\n", strings.Join(r.Plugins, " "))
+	printIdle(w, r.Idle)
+	fmt.Fprintln(w, "\nsteady run with the WebSocket clients connected:")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "process\tRSS MiB\tPSS MiB\tanon MiB\tfile MiB\tbinary MiB\tthreads\tCPU s/%.0fs\tticks s\tCPU %%\t\n", r.CPUWindowSecs)
 	rows := append(append([]ProcStat{}, r.Processes...), r.Total)
@@ -189,6 +191,8 @@ func printTable(w io.Writer, r *Results) {
 		}
 	}
 	tw.Flush()
+
+	printFresh(w, r.Freshness)
 
 	fmt.Fprintf(w, "\nREST GET /api/v1/system: %d clients, %.0f req/s, p50 %.3f ms, p99 %.3f ms, %d requests, %d errors\n",
 		r.REST.Clients, r.REST.PerSecond, r.REST.P50, r.REST.P99, r.REST.Requests, r.REST.Errors)

@@ -13,8 +13,9 @@ import (
 // event is one WebSocket message as a client saw it.
 type event struct {
 	Topic string
-	Stamp time.Time // the envelope's timestamp: when the core published it
-	Recv  time.Time // when this client had read it
+	Stamp time.Time       // the envelope's timestamp: when the core published it
+	Recv  time.Time       // when this client had read it
+	Data  json.RawMessage // kept by the first client only (freshness checks)
 }
 
 // wsClient records every event it receives.
@@ -56,8 +57,9 @@ func closeAll(cs []*wsClient) {
 func (c *wsClient) read() {
 	defer close(c.done)
 	var env struct {
-		Timestamp time.Time `json:"timestamp"`
-		Topic     string    `json:"topic"`
+		Timestamp time.Time       `json:"timestamp"`
+		Topic     string          `json:"topic"`
+		Data      json.RawMessage `json:"data"`
 	}
 	for {
 		_, msg, err := c.conn.ReadMessage()
@@ -68,12 +70,16 @@ func (c *wsClient) read() {
 			c.mu.Unlock()
 			return
 		}
-		env.Topic = ""
+		env.Topic, env.Data = "", nil
 		if json.Unmarshal(msg, &env) != nil {
 			continue
 		}
+		ev := event{Topic: env.Topic, Stamp: env.Timestamp, Recv: recv}
+		if c.id == 0 {
+			ev.Data = append(json.RawMessage(nil), env.Data...)
+		}
 		c.mu.Lock()
-		c.events = append(c.events, event{Topic: env.Topic, Stamp: env.Timestamp, Recv: recv})
+		c.events = append(c.events, ev)
 		c.mu.Unlock()
 		select {
 		case c.notify <- struct{}{}:
@@ -138,4 +144,31 @@ func eventsBetween(cs []*wsClient, from, to time.Time) []event {
 		out = append(out, c.between(from, to)...)
 	}
 	return out
+}
+
+// waitData returns the first event of topic received after after whose
+// data satisfies ok (first client only: the others keep no data).
+func (c *wsClient) waitData(ctx context.Context, topic string, after time.Time, timeout time.Duration, ok func(json.RawMessage) bool) (event, bool) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	seen := 0
+	for {
+		c.mu.Lock()
+		for ; seen < len(c.events); seen++ {
+			if e := c.events[seen]; e.Topic == topic && e.Recv.After(after) && ok(e.Data) {
+				c.mu.Unlock()
+				return e, true
+			}
+		}
+		c.mu.Unlock()
+		select {
+		case <-c.notify:
+		case <-c.done:
+			return event{}, false
+		case <-ctx.Done():
+			return event{}, false
+		case <-deadline.C:
+			return event{}, false
+		}
+	}
 }

@@ -145,6 +145,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "towerd", sdk.Version)
 		return nil
 	}
+	limitProcs()
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	// The settings file is read before the log is opened (it may name the

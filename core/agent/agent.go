@@ -27,6 +27,7 @@ import (
 	"github.com/towerd/towerd/core/mqtt"
 	"github.com/towerd/towerd/core/scheduler"
 	"github.com/towerd/towerd/core/supervisor"
+	"github.com/towerd/towerd/core/watch"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -68,7 +69,8 @@ type Agent struct {
 	guard  *httpguard.Guard
 	mqtt   atomic.Pointer[mqtt.Output] // nil while MQTT is off (mqtt.go)
 
-	ops keyedMutex // serializes enable/disable per collector
+	ops   keyedMutex     // serializes enable/disable per collector
+	watch *watch.Watcher // nil without inotify (see watch.go)
 
 	mu        sync.Mutex
 	installed map[string]bool
@@ -111,6 +113,7 @@ func New(opts Options) *Agent {
 	}
 	a.sup = supervisor.New(supOpts)
 	a.sched = scheduler.New(a.collect)
+	a.watch = a.startWatcher()
 	a.api = api.New(a.bus, a, a.hub)
 	a.api.SetHost(api.Host{Root: opts.Root, SettingsFile: a.cfg.Path(),
 		PowerActions: func() bool { return a.cfg.Get().PowerActions }})
@@ -195,6 +198,7 @@ func (a *Agent) shutdown() {
 	defer cancel()
 	_ = a.server.Shutdown(sctx)
 	a.hub.Close()
+	a.stopWatcher()
 	a.sched.StopAll()
 	a.sup.StopAll()
 	a.log.Info("stopped")
@@ -232,6 +236,7 @@ func (a *Agent) pluginReady(name string, info sdk.Info) {
 	interval := a.interval(name, info)
 	a.sched.Start(name, interval, a.timeout(name, interval))
 	a.sched.Trigger(name)
+	a.watchCollector(name, info)
 }
 
 func (a *Agent) enabled(name string) bool {
@@ -406,6 +411,7 @@ func (a *Agent) SetEnabled(name string, enabled bool) error {
 		return a.sup.Start(name, a.pluginConfig(name))
 	}
 	a.log.Info("collector disabled", "collector", name)
+	a.unwatchCollector(name)
 	a.sched.Stop(name)
 	topic := a.view(name).Topic
 	a.sup.Stop(name)

@@ -2,6 +2,7 @@ package coretest
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sync"
 	"testing"
@@ -105,17 +106,26 @@ func (w *WS) Next(t testing.TB, timeout time.Duration) Envelope {
 // WaitTopic returns the next event of topic within timeout, skipping others.
 func (w *WS) WaitTopic(t testing.TB, topic string, timeout time.Duration) Envelope {
 	t.Helper()
+	ev, err := w.TryTopic(topic, timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// TryTopic is WaitTopic for callers that report the failure themselves.
+func (w *WS) TryTopic(topic string, timeout time.Duration) (Envelope, error) {
 	deadline := time.After(timeout)
 	for {
 		select {
 		case ev := <-w.events:
 			if ev.Topic == topic {
-				return ev
+				return ev, nil
 			}
 		case <-w.done:
-			t.Fatalf("websocket closed while waiting for %s: %v", topic, w.err)
+			return Envelope{}, fmt.Errorf("websocket closed while waiting for %s: %v", topic, w.err)
 		case <-deadline:
-			t.Fatalf("no %s event within %v", topic, timeout)
+			return Envelope{}, fmt.Errorf("no %s event within %v", topic, timeout)
 		}
 	}
 }

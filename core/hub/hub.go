@@ -238,12 +238,15 @@ func prepare(ev *bus.Event) (*websocket.PreparedMessage, error) {
 // broadcast queues ev for every client that wants it, dropping clients
 // whose buffer is full.
 func (h *Hub) broadcast(ev *bus.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.clients) == 0 {
+		return // nothing to frame: an agent nobody watches stays cheap
+	}
 	pm, err := prepare(ev)
 	if err != nil {
 		return
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
 	for c := range h.clients {
 		if !c.wants(ev.Topic) {
 			continue

@@ -1,8 +1,13 @@
 // Package scheduler decides when each collector runs: one timer per
 // collector at its interval, never more than one collect in flight per
 // collector (a slow plugin makes ticks get skipped, not pile up), interval
-// changes applied at once, and an immediate collect on demand (after a
-// plugin restart).
+// changes applied at once, and an immediate collect on demand (Trigger:
+// after a plugin restart, a state file change or an action).
+//
+// Ticks fall on one grid shared by every collector (multiples of the
+// interval since the scheduler started), so collectors whose intervals
+// divide each other (5, 10, 15, 30, 60 s) run at the same instants: an
+// idle agent wakes once per 5 s instead of once per collect.
 package scheduler
 
 import (
@@ -18,13 +23,14 @@ type CollectFunc func(ctx context.Context, name string)
 // Scheduler runs the jobs.
 type Scheduler struct {
 	collect CollectFunc
+	epoch   time.Time // origin of the tick grid
 	mu      sync.Mutex
 	jobs    map[string]*job
 }
 
 // New returns a scheduler that calls collect.
 func New(collect CollectFunc) *Scheduler {
-	return &Scheduler{collect: collect, jobs: map[string]*job{}}
+	return &Scheduler{collect: collect, jobs: map[string]*job{}, epoch: time.Now()}
 }
 
 type job struct {
@@ -58,17 +64,6 @@ func sane(v settings) settings {
 	return v
 }
 
-// nextTick returns the first tick after now in the series last,
-// last+interval, ...: ticks missed while a collect ran are skipped, in
-// one step however many there were.
-func nextTick(last, now time.Time, interval time.Duration) time.Time {
-	next := last.Add(interval)
-	if late := now.Sub(next); late >= 0 {
-		next = next.Add((late/interval + 1) * interval)
-	}
-	return next
-}
-
 // Start schedules name every interval with the given collect timeout. The
 // first collect happens on the first Trigger (when the plugin is ready),
 // so a job never collects from a plugin that has not started yet. Starting
@@ -91,8 +86,9 @@ func (s *Scheduler) Start(name string, interval, timeout time.Duration) {
 	go s.loop(j, interval, timeout)
 }
 
-// Trigger asks for a collect of name now. It is dropped if one is already
-// pending.
+// Trigger asks for a collect of name now. Triggers coalesce: while a
+// collect runs, any number of them leave exactly one collect pending
+// behind it, so a storm of requests never piles collects up.
 func (s *Scheduler) Trigger(name string) {
 	s.mu.Lock()
 	j := s.jobs[name]
@@ -170,9 +166,7 @@ func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
 		cctx, ccancel := context.WithTimeout(ctx, timeout)
 		s.collect(cctx, j.name)
 		ccancel()
-		// The next tick is one interval after this one started; if the
-		// collect took longer than that, the missed ticks are skipped.
-		timer.Reset(time.Until(nextTick(last, time.Now(), interval)))
+		timer.Reset(time.Until(s.next(last, interval)))
 		armed = true
 	}
 	for {
@@ -183,9 +177,8 @@ func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
 		case v := <-j.settings:
 			interval, timeout = v.interval, v.timeout
 			if armed {
-				next := last.Add(interval)
 				timer.Stop()
-				timer.Reset(max(time.Until(next), 0))
+				timer.Reset(max(time.Until(s.next(last, interval)), 0))
 			}
 		case <-j.trigger:
 			timer.Stop()
@@ -194,4 +187,22 @@ func (s *Scheduler) loop(j *job, interval, timeout time.Duration) {
 			run()
 		}
 	}
+}
+
+// next is the tick after a collect that started at last: the first grid
+// point at least half an interval after it (so a triggered collect just
+// before a tick does not run twice in a row) and not in the past (if the
+// collect took longer than the interval, the missed ticks are skipped).
+func (s *Scheduler) next(last time.Time, interval time.Duration) time.Time {
+	from := last.Add(interval / 2)
+	if now := time.Now(); from.Before(now) {
+		from = now
+	}
+	// Rounded up without adding interval-1 first, which overflows for
+	// the huge intervals an unchecked caller may hand in.
+	tick := s.epoch.Add(from.Sub(s.epoch) / interval * interval)
+	if tick.Before(from) {
+		tick = tick.Add(interval)
+	}
+	return tick
 }

@@ -175,17 +175,3 @@ func TestSetIntervalAnyDurationIsSafe(t *testing.T) {
 		t.Fatal("Stop did not return (the job loop spins)")
 	}
 }
-
-func TestNextTickSkipsMissedTicksInOneStep(t *testing.T) {
-	last := time.Unix(1000, 0)
-	for _, tc := range []struct {
-		now, want time.Duration
-	}{
-		{0, 10 * time.Second}, {9 * time.Second, 10 * time.Second}, {10 * time.Second, 20 * time.Second},
-		{95 * time.Second, 100 * time.Second}, {1e6 * time.Second, 1e6*time.Second + 10*time.Second},
-	} {
-		if got := nextTick(last, last.Add(tc.now), 10*time.Second).Sub(last); got != tc.want {
-			t.Errorf("now +%v: next +%v, want +%v", tc.now, got, tc.want)
-		}
-	}
-}

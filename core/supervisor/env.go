@@ -17,6 +17,7 @@ var envAllowed = []string{
 	"DOCKER_HOST", "DOCKER_API_VERSION", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", // docker plugin
 	"LIBVIRT_DEFAULT_URI", // vm plugin (libvirt reads it itself)
 	"GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GOTRACEBACK", "GODEBUG",
+	sdk.GCStatsEnv, // towerbench: each process reports its GC cycles
 }
 
 // envAllowedPrefixes: locale settings, and gopsutil's host roots (HOST_PROC,

@@ -1011,6 +1011,11 @@ func (p *proc) launch() (*plugin.Client, *groupRunner, sdk.Bundle, *sdk.Client, 
 			// The connection's state is how a dead plugin is noticed, so
 			// it must not go idle just because the interval is long.
 			grpc.WithIdleTimeout(0),
+			// Fixed flow-control windows turn off grpc-go's bandwidth
+			// estimator, which sends a PING after each response: one more
+			// wakeup of the core and of the plugin per collect.
+			grpc.WithInitialWindowSize(1 << 20),
+			grpc.WithInitialConnWindowSize(1 << 20),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(p.sup.opts.MaxPayload + 4096)),
 		},
 	})

@@ -43,6 +43,9 @@ func (c *collector) Describe() sdk.Info {
 		Description:     "Unraid array state, parity check and capacity from var.ini and disks.ini",
 		DefaultInterval: 10 * time.Second,
 		Actions:         actionNames(),
+		// emhttpd rewrites these on every state change (array start/stop,
+		// parity check progress): the core collects at once.
+		WatchPaths: []string{unraid.VarIni, unraid.DisksIni},
 	}
 }
 

@@ -80,6 +80,7 @@ func (c *collector) Describe() sdk.Info {
 		Description:     "Unraid disks from disks.ini, statfs, /proc/diskstats and smartctl; spin up/down through emhttpd",
 		DefaultInterval: 30 * time.Second,
 		Actions:         []string{ActSpinUp, ActSpinDown},
+		WatchPaths:      []string{unraid.DisksIni, unraid.VarIni},
 	}
 }
 

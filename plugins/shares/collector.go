@@ -32,6 +32,7 @@ func (c *collector) Describe() sdk.Info {
 		Topic:           schema.TopicShares,
 		Description:     "Unraid user shares from shares.ini, the share configs on the flash and statfs",
 		DefaultInterval: 60 * time.Second,
+		WatchPaths:      []string{unraid.SharesIni, unraid.SharesCfg},
 	}
 }
 
