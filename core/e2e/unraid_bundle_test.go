@@ -29,9 +29,9 @@ func TestUnraidBundles(t *testing.T) {
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
 	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
-		// The shortest interval, so the new notification below arrives soon
-		// without the core's file watcher.
-		Config: `{"collectors":{"notification":{"interval_seconds":5}}}`})
+		// An hour: only the core's file watcher (the collector's watch
+		// paths) can bring the new notification below in time.
+		Config: `{"collectors":{"notification":{"interval_seconds":3600}}}`})
 
 	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
 		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
@@ -114,7 +114,9 @@ func TestUnraidBundles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for {
-		ev := ws.WaitTopic(t, "notifications_update", 20*time.Second)
+		// Generous for a loaded CI machine; the benchmark measures the
+		// real latency (~80 ms).
+		ev := ws.WaitTopic(t, "notifications_update", 10*time.Second)
 		if strings.Contains(string(ev.Data), "Array_Started_1763900000.notify") {
 			t.Logf("a new .notify file reached the WebSocket client after %v", time.Since(written).Round(time.Millisecond))
 			break
