@@ -150,18 +150,27 @@ func run(ctx context.Context, o options) (*Results, error) {
 	res.Plugins = a.plugins
 	fmt.Printf("towerd on %s with plugins %v (log %s)\n", a.url, a.plugins, a.log.Name())
 
-	// Every real plugin must be running; each collects once at start.
-	pids, err := a.waitRunning(ctx, a.plugins, 30*time.Second)
+	// Every real plugin must be running; each collects once at start. A
+	// bundle is watched through one of its collectors.
+	reps, err := a.representatives(ctx, 30*time.Second)
 	if err != nil {
 		return res, err
 	}
-	topics, intervals, err := a.collectorInfo(a.plugins)
+	names := make([]string, len(a.plugins))
+	for i, p := range a.plugins {
+		names[i] = reps[p]
+	}
+	pids, err := a.waitRunning(ctx, names, 30*time.Second)
+	if err != nil {
+		return res, err
+	}
+	topics, intervals, err := a.collectorInfo(names)
 	if err != nil {
 		return res, err
 	}
 	procs := map[string]int{"towerd": a.cmd.Process.Pid}
-	for n, p := range pids {
-		procs[n] = p
+	for _, p := range a.plugins {
+		procs[p] = pids[reps[p]]
 	}
 
 	// Steady state with no client: what the agent costs all day.
@@ -252,7 +261,7 @@ func run(ctx context.Context, o options) (*Results, error) {
 	res.REST = restLoad(ctx, a.url+"/api/v1/system", o.restClients, o.rest)
 
 	fmt.Println("restart: kill -9 each plugin in turn")
-	for _, name := range a.plugins {
+	for _, name := range names {
 		r := a.restart(ctx, name, topics[name], clients)
 		res.Restarts = append(res.Restarts, r)
 		if r.Error != "" {
@@ -408,6 +417,46 @@ func (a *agentRun) collector(name string) (collector, error) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&body)
 	return body.Collector, err
+}
+
+// representatives maps each plugin file to the collector it is watched
+// through: its own name for a single-collector plugin, and for a bundle
+// (whose collectors have other names) the first collector whose process
+// runs that file.
+func (a *agentRun) representatives(ctx context.Context, timeout time.Duration) (map[string]string, error) {
+	deadline := time.Now().Add(timeout)
+	reps := map[string]string{}
+	for {
+		var body struct {
+			Collectors []collector `json:"collectors"`
+		}
+		if resp, err := http.Get(a.url + "/api/v1/collectors"); err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+		}
+		for _, c := range body.Collectors {
+			if c.PID <= 0 {
+				continue
+			}
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", c.PID))
+			if file := filepath.Base(exe); err == nil && (reps[file] == "" || c.Name == file) {
+				reps[file] = c.Name
+			}
+		}
+		missing := ""
+		for _, p := range a.plugins {
+			if reps[p] == "" {
+				missing = p
+			}
+		}
+		if missing == "" {
+			return reps, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return reps, fmt.Errorf("plugin %s runs no collector after %v; log: %s", missing, timeout, a.log.Name())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // waitRunning waits until every named collector runs and has produced
