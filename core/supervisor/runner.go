@@ -82,6 +82,7 @@ func (r *groupRunner) Start(context.Context) error {
 // wait reaps the process, kills what is left of its group, and closes the
 // pipes once drained or after pipeGrace.
 func (r *groupRunner) wait() {
+	awaitExit(r.pid)
 	r.waitErr = r.cmd.Wait()
 	_ = syscall.Kill(-r.pid, syscall.SIGKILL) // orphaned children of the plugin
 	t := time.NewTimer(pipeGrace)
