@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +126,13 @@ func TestGolden(t *testing.T) {
 		}
 		return len(l.Collectors) >= 26 && len(waiting) == 0
 	}, "collectors never all collected; waiting for %v\n%s", &waiting, a)
+
+	// Eleven plugin processes run: the core waits for their exits on the
+	// poller, not with a thread blocked in waitid per plugin (20 threads
+	// here before, 8 after).
+	if threads := procThreads(t, a.PID()); threads > 10 {
+		t.Errorf("towerd has %d threads with 11 plugins running, want at most 10", threads)
+	}
 
 	dir := filepath.Join("testdata", "golden")
 	if *update {
@@ -304,4 +312,24 @@ func lineDiff(want, got string) string {
 		out = append(out[:40], "…")
 	}
 	return strings.Join(out, "\n")
+}
+
+// procThreads reads Threads from /proc/PID/status.
+func procThreads(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no Threads in /proc/%d/status", pid)
+	return 0
 }
