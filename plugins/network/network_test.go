@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/plugintest"
@@ -123,9 +124,16 @@ func TestNetworkPluginInNamespace(t *testing.T) {
 	}
 
 	ns.ip(t, "link", "set", "v1", "down")
-	got = collect(t, p, nil)
-	if got["v1"].State != "down" || got["v0"].State != "down" {
-		t.Errorf("after v1 down: v0 %q (peer down, no carrier), v1 %q; want both down", got["v0"].State, got["v1"].State)
+	// The kernel passes the peer's loss of carrier on to v0 a moment later
+	// (linkwatch), so v0 is polled, not read once.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		got = collect(t, p, nil)
+		if got["v1"].State == "down" && got["v0"].State == "down" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after v1 down: v0 %q (peer down, no carrier), v1 %q; want both down", got["v0"].State, got["v1"].State)
+		}
 	}
 	if got["v1"].SpeedMbps != 0 {
 		t.Errorf("down link speed %d, want 0", got["v1"].SpeedMbps)
