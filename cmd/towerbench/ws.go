@@ -115,27 +115,7 @@ func (c *wsClient) between(from, to time.Time) []event {
 
 // waitTopic returns the first event of topic published after after.
 func (c *wsClient) waitTopic(ctx context.Context, topic string, after time.Time, timeout time.Duration) (event, bool) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		c.mu.Lock()
-		for _, e := range c.events {
-			if e.Topic == topic && e.Stamp.After(after) {
-				c.mu.Unlock()
-				return e, true
-			}
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.notify:
-		case <-c.done:
-			return event{}, false
-		case <-ctx.Done():
-			return event{}, false
-		case <-deadline.C:
-			return event{}, false
-		}
-	}
+	return c.waitFor(ctx, timeout, func(e event) bool { return e.Topic == topic && e.Stamp.After(after) })
 }
 
 func eventsBetween(cs []*wsClient, from, to time.Time) []event {
@@ -149,13 +129,19 @@ func eventsBetween(cs []*wsClient, from, to time.Time) []event {
 // waitData returns the first event of topic received after after whose
 // data satisfies ok (first client only: the others keep no data).
 func (c *wsClient) waitData(ctx context.Context, topic string, after time.Time, timeout time.Duration, ok func(json.RawMessage) bool) (event, bool) {
+	return c.waitFor(ctx, timeout, func(e event) bool { return e.Topic == topic && e.Recv.After(after) && ok(e.Data) })
+}
+
+// waitFor returns the first event, received so far or until timeout, that
+// match accepts; each event is looked at once.
+func (c *wsClient) waitFor(ctx context.Context, timeout time.Duration, match func(event) bool) (event, bool) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	seen := 0
 	for {
 		c.mu.Lock()
 		for ; seen < len(c.events); seen++ {
-			if e := c.events[seen]; e.Topic == topic && e.Recv.After(after) && ok(e.Data) {
+			if e := c.events[seen]; match(e) {
 				c.mu.Unlock()
 				return e, true
 			}
