@@ -64,7 +64,7 @@ func TestSlowConfigureBlocksNoOtherPlugin(t *testing.T) {
 	// Check over and over while the 3 s Configure is in flight.
 	rounds := 0
 	for busy := true; busy; rounds++ {
-		within(t, 300*time.Millisecond, "Statuses during another plugin's Configure", func() { s.Statuses() })
+		within(t, time.Second, "Statuses during another plugin's Configure", func() { s.Statuses() })
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		took := within(t, 1500*time.Millisecond, "collect of another plugin", func() {
 			if _, _, err := s.Collect(ctx, "echo"); err != nil {
@@ -72,8 +72,8 @@ func TestSlowConfigureBlocksNoOtherPlugin(t *testing.T) {
 			}
 		})
 		cancel()
-		if took > 500*time.Millisecond {
-			t.Errorf("echo collect took %v while another plugin configured", took)
+		if took > time.Second {
+			t.Errorf("echo collect took %v while another plugin's 3 s Configure ran", took)
 		}
 		select {
 		case <-reconfigured:
