@@ -52,8 +52,12 @@ func TestSnapshotOnConnectAndEnvelope(t *testing.T) {
 }
 
 func TestSubscribeFilter(t *testing.T) {
-	_, b, url := start(t, Options{})
+	h, b, url := start(t, Options{})
 	c := dial(t, url)
+	// Registration follows the upgrade: events published before it would
+	// come in the snapshot, in topic order (a before b), and leave a b
+	// behind that a later sawB would count.
+	plugintest.Eventually(t, 5*time.Second, func() bool { return h.Clients() == 1 }, "client did not register")
 	// sawB publishes b then a (a is always subscribed) and reports whether
 	// b arrived before a: a poll that can never block on a filtered event.
 	sawB := func() bool {
