@@ -104,11 +104,20 @@ func (s *Server) act(t target) http.HandlerFunc {
 		if t.collector == "array" {
 			action = parityPrefix + action
 		}
-		msg, err := s.control.Act(r.Context(), t.collector, sdk.Action{Name: action, Target: id, Params: params})
-		if err != nil {
-			writeError(w, actionStatus(err), err.Error())
-			return
-		}
+		s.forward(w, r, t.collector, sdk.Action{Name: action, Target: id, Params: params}, nil)
+	}
+}
+
+// forward calls the collector's action and answers with its message
+// (reshaped by reshape, if set) or the error's status.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, collector string, a sdk.Action, reshape func(string) any) {
+	msg, err := s.control.Act(r.Context(), collector, a)
+	switch {
+	case err != nil:
+		writeError(w, actionStatus(err), err.Error())
+	case reshape != nil:
+		writeJSON(w, http.StatusOK, reshape(msg))
+	default:
 		writeAction(w, msg)
 	}
 }

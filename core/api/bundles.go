@@ -301,16 +301,7 @@ func (s *Server) bundleAct(collector, action, idVar string, reshape func(string)
 			writeError(w, http.StatusBadRequest, "invalid "+idVar+" "+quoteForMessage(target))
 			return
 		}
-		msg, err := s.control.Act(r.Context(), collector, sdk.Action{Collector: collector, Name: action, Target: target, Params: params})
-		if err != nil {
-			writeError(w, actionStatus(err), err.Error())
-			return
-		}
-		if reshape != nil {
-			writeJSON(w, http.StatusOK, reshape(msg))
-			return
-		}
-		writeAction(w, msg)
+		s.forward(w, r, collector, sdk.Action{Name: action, Target: target, Params: params}, reshape)
 	}
 }
 

@@ -104,12 +104,7 @@ func (s *Server) arrayControl(name string) http.HandlerFunc {
 				return
 			}
 		}
-		msg, err := s.control.Act(r.Context(), "array", sdk.Action{Name: name, Params: params})
-		if err != nil {
-			writeError(w, actionStatus(err), err.Error())
-			return
-		}
-		writeAction(w, msg)
+		s.forward(w, r, "array", sdk.Action{Name: name, Params: params}, nil)
 	}
 }
 
