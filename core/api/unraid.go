@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -275,7 +274,11 @@ func (s *Server) portConflicts(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusInternalServerError, "container list: "+err.Error())
 		return
 	}
-	byKey := map[string]map[string]bool{}
+	type hostPort struct {
+		port  int
+		proto string
+	}
+	byKey := map[hostPort]map[string]bool{}
 	for _, c := range list {
 		if c.State != "running" {
 			continue
@@ -284,7 +287,7 @@ func (s *Server) portConflicts(w http.ResponseWriter, _ *http.Request) {
 			if p.HostPort <= 0 {
 				continue
 			}
-			key := strconv.Itoa(p.HostPort) + "/" + p.Protocol
+			key := hostPort{p.HostPort, p.Protocol}
 			if byKey[key] == nil {
 				byKey[key] = map[string]bool{}
 			}
@@ -295,9 +298,7 @@ func (s *Server) portConflicts(w http.ResponseWriter, _ *http.Request) {
 		if len(names) < 2 {
 			continue
 		}
-		port, proto, _ := strings.Cut(key, "/")
-		n, _ := strconv.Atoi(port)
-		pc := PortConflict{HostPort: n, Protocol: proto}
+		pc := PortConflict{HostPort: key.port, Protocol: key.proto}
 		for name := range names {
 			pc.Containers = append(pc.Containers, name)
 		}
