@@ -490,8 +490,7 @@ type proc struct {
 	mu       sync.Mutex
 	life     *life
 	state    State
-	bundle   sdk.Bundle // as last described
-	bundled  bool       // described in the bundle form (collector names on the wire)
+	bundle   sdk.Bundle // as last described; its names and topics are claimed while p runs
 	rpc      *sdk.Client
 	rn       *groupRunner
 	gen      int // counts launches; a kill names the launch it is for
@@ -502,8 +501,6 @@ type proc struct {
 	hung     chan error // receives the reason when the process is killed on purpose
 	cols     map[string]*colState
 	active   map[string]bool // collectors configured and scheduled in this launch
-	names    []string        // collector names claimed (for uniqueness)
-	topics   []string        // topics claimed
 }
 
 // colState is what each collector keeps of its own.
@@ -585,10 +582,16 @@ func (p *proc) infoOf(name string) (sdk.Info, bool) {
 // a single-collector plugin (exactly as before bundles), the name for a
 // bundle. p.mu held.
 func (p *proc) wireName(name string) string {
-	if p.bundled {
+	if bundled(p.bundle) {
 		return name
 	}
 	return ""
+}
+
+// bundled reports whether b is in the bundle form (collector names on the
+// wire): not exactly one collector named like the plugin.
+func bundled(b sdk.Bundle) bool {
+	return len(b.Collectors) != 1 || b.Collectors[0].Name != b.Name
 }
 
 func (p *proc) collectorNames() []string {
@@ -1074,28 +1077,21 @@ func (p *proc) handshake(client *plugin.Client) (sdk.Bundle, *sdk.Client, error)
 	if err != nil {
 		return sdk.Bundle{}, nil, fmt.Errorf("describe: %w", err)
 	}
-	bundled := len(b.Collectors) != 1 || b.Collectors[0].Name != b.Name
-	if err := p.checkBundle(b, bundled); err != nil {
+	if err := p.checkBundle(b); err != nil {
 		return sdk.Bundle{}, nil, refuse("describe: %w", err)
 	}
 	if err := p.sup.claim(p, b); err != nil {
 		return sdk.Bundle{}, nil, refuse("describe: %w", err)
 	}
-	p.mu.Lock()
-	p.bundle, p.bundled = b, bundled
-	for _, c := range b.Collectors {
-		p.col(c.Name)
-	}
-	p.mu.Unlock()
 	return b, rpc, nil
 }
 
 // checkBundle checks what a plugin says of itself against the contract.
-func (p *proc) checkBundle(b sdk.Bundle, bundled bool) error {
+func (p *proc) checkBundle(b sdk.Bundle) error {
 	if len(b.Collectors) == 0 {
 		return errors.New("plugin describes no collector")
 	}
-	if !bundled {
+	if !bundled(b) {
 		if err := sdk.ValidateInfo(b.Collectors[0]); err != nil {
 			return err
 		}
@@ -1123,10 +1119,11 @@ func (p *proc) checkBundle(b sdk.Bundle, bundled bool) error {
 	return nil
 }
 
-// claim gives the bundle's collector names and topics to p unless one is
-// reserved for another plugin or another plugin that is not stopped
-// already serves it. Check and claim happen under one lock, so of two
-// plugins started at once with the same name or topic exactly one gets it.
+// claim gives the bundle's collector names and topics to p (makes b its
+// description) unless one is reserved for another plugin or another plugin
+// that is not stopped already serves it. Check and claim happen under one
+// lock, so of two plugins started at once with the same name or topic
+// exactly one gets it.
 func (s *Supervisor) claim(p *proc, b sdk.Bundle) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -1134,7 +1131,6 @@ func (s *Supervisor) claim(p *proc, b sdk.Bundle) error {
 	for _, owner := range s.opts.ReservedTopics {
 		reserved[owner] = true
 	}
-	var names, topics []string
 	for _, c := range b.Collectors {
 		if owner, ok := s.opts.ReservedTopics[c.Topic]; ok && owner != p.name {
 			return fmt.Errorf("topic %q belongs to the built-in collector %q; choose another topic", c.Topic, owner)
@@ -1147,23 +1143,25 @@ func (s *Supervisor) claim(p *proc, b sdk.Bundle) error {
 				continue
 			}
 			o.mu.Lock()
-			oNames, oTopics := o.names, o.topics
+			served := o.bundle.Collectors
 			o.mu.Unlock()
-			for _, on := range oNames {
-				if on == c.Name {
+			for _, oc := range served {
+				if oc.Name == c.Name {
 					return fmt.Errorf("collector name %q is already served by plugin %q; collector names are unique across plugins", c.Name, n)
 				}
 			}
-			for _, ot := range oTopics {
-				if ot == c.Topic {
+			for _, oc := range served {
+				if oc.Topic == c.Topic {
 					return fmt.Errorf("topic %q is already served by plugin %q; choose another topic", c.Topic, n)
 				}
 			}
 		}
-		names, topics = append(names, c.Name), append(topics, c.Topic)
 	}
 	p.mu.Lock()
-	p.names, p.topics = names, topics
+	p.bundle = b
+	for _, c := range b.Collectors {
+		p.col(c.Name)
+	}
 	p.mu.Unlock()
 	return nil
 }
