@@ -782,12 +782,9 @@ func (p *proc) run(l *life, prev <-chan struct{}) {
 			}
 			continue
 		}
-		if !p.startCollectors(l, rpc, rn, b) { // stopped meanwhile, or nothing wanted
+		if !p.startCollectors(l, rpc, rn, b) { // stopped meanwhile, or nothing wanted; p holds no launch
 			p.stopProcess(client, rn)
-			p.mu.Lock()
-			p.rpc, p.rn, p.pid, p.state = nil, nil, 0, Stopped
-			p.active = map[string]bool{}
-			p.mu.Unlock()
+			p.setState(Stopped)
 			p.log.Info("plugin stopped", "reason", "no collector of it is enabled")
 			return
 		}
@@ -836,13 +833,10 @@ func (p *proc) run(l *life, prev <-chan struct{}) {
 	}
 }
 
+// exitReason is why the process went away: the reason it was killed for by
+// us, which may still be on its way and names the cause better, or else an
+// unexpected exit.
 func (p *proc) exitReason(hung chan error) error {
-	select {
-	case r := <-hung: // killed by us, for this reason
-		return r
-	default:
-	}
-	// The kill may be on its way; its reason names the cause better.
 	select {
 	case r := <-hung:
 		return r
