@@ -326,16 +326,21 @@ func (a *Agent) collectorNames() []string {
 // Collectors implements api.Control: built-ins first, then the other
 // collectors (third-party plugins, bundles' collectors) by name.
 func (a *Agent) Collectors() []api.CollectorStatus {
+	names := a.collectorNames()
+	installed := make(map[string]bool, len(names))
+	for _, n := range names {
+		installed[n] = true
+	}
 	var out []api.CollectorStatus
 	seen := map[string]bool{}
 	for _, e := range catalog.Builtins {
-		out = append(out, a.view(e.Name))
+		out = append(out, a.view(e.Name, installed[e.Name]))
 		seen[e.Name] = true
 	}
-	for _, n := range a.collectorNames() {
+	for _, n := range names {
 		if !seen[n] {
 			seen[n] = true
-			out = append(out, a.view(n))
+			out = append(out, a.view(n, true))
 		}
 	}
 	return out
@@ -346,13 +351,14 @@ func (a *Agent) Collector(name string) (api.CollectorStatus, error) {
 	if !a.known(name) {
 		return api.CollectorStatus{}, fmt.Errorf("%w %q", api.ErrUnknownCollector, name)
 	}
-	return a.view(name), nil
+	return a.view(name, a.installedCollector(name)), nil
 }
 
-func (a *Agent) view(name string) api.CollectorStatus {
+// view is the status of collector name; installed is
+// installedCollector(name), which the caller may already know.
+func (a *Agent) view(name string, installed bool) api.CollectorStatus {
 	entry, builtin := catalog.Lookup(name)
 	st, started := a.sup.Status(name)
-	installed := a.installedCollector(name)
 	enabled := a.enabled(name)
 	v := api.CollectorStatus{
 		Name: name, Enabled: enabled, Required: entry.Required, Builtin: builtin, Installed: installed,
@@ -413,7 +419,7 @@ func (a *Agent) SetEnabled(name string, enabled bool) error {
 	a.log.Info("collector disabled", "collector", name)
 	a.unwatchCollector(name)
 	a.sched.Stop(name)
-	topic := a.view(name).Topic
+	topic := a.view(name, installed).Topic
 	a.sup.Stop(name)
 	if topic != "" {
 		a.bus.Forget(topic)
