@@ -3,7 +3,6 @@ package agent
 import (
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -44,15 +43,15 @@ func (a *Agent) mountMCP(r *mux.Router) {
 	a.log.Info("MCP server on", "path", mcp.Path, "read_only", o.ReadOnly)
 }
 
-// mcpOrigin refuses browser requests from other sites: a request with an
-// Origin must come from the page's own host or a configured CORS origin
-// (the MCP transport spec asks servers to check Origin; a token alone
-// does not stop a page that was handed one). Clients that are not
-// browsers send no Origin.
+// mcpOrigin refuses browser requests from other sites, for every method:
+// a request with an Origin must come from the page's own host or a
+// configured CORS origin, the guard's check for the WebSocket (the MCP
+// transport spec asks servers to check Origin; a token alone does not stop
+// a page that was handed one). Clients that are not browsers send no
+// Origin.
 func (a *Agent) mcpOrigin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		if origin != "" && !a.originAllowed(origin, r.Host) {
+		if !a.guard.CheckOrigin(r) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
 			_, _ = w.Write([]byte(`{"success":false,"message":"origin not allowed on /mcp"}`))
@@ -60,14 +59,4 @@ func (a *Agent) mcpOrigin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func (a *Agent) originAllowed(origin, host string) bool {
-	for _, o := range a.opts.Guard.CORSOrigins {
-		if o == "*" || strings.EqualFold(o, origin) {
-			return true
-		}
-	}
-	_, h, ok := strings.Cut(origin, "://")
-	return ok && strings.EqualFold(h, host)
 }
