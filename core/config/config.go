@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -302,25 +303,12 @@ func (s *Store) UpdateCollector(name string, fn func(*Collector)) error {
 
 func (c Config) clone() Config {
 	out := c
-	if c.MQTT.Discovery != nil {
-		d := *c.MQTT.Discovery
-		out.MQTT.Discovery = &d
-	}
+	out.MQTT.Discovery = clonePtr(c.MQTT.Discovery)
 	out.MDNS.Enabled = clonePtr(c.MDNS.Enabled)
 	out.MCP.Enabled, out.MCP.ReadOnly = clonePtr(c.MCP.Enabled), clonePtr(c.MCP.ReadOnly)
 	out.Collectors = make(map[string]Collector, len(c.Collectors))
 	for k, v := range c.Collectors {
-		if v.Enabled != nil {
-			e := *v.Enabled
-			v.Enabled = &e
-		}
-		if v.Options != nil {
-			opts := make(map[string]string, len(v.Options))
-			for ok, ov := range v.Options {
-				opts[ok] = ov
-			}
-			v.Options = opts
-		}
+		v.Enabled, v.Options = clonePtr(v.Enabled), maps.Clone(v.Options)
 		out.Collectors[k] = v
 	}
 	return out
