@@ -28,13 +28,10 @@ var log hclog.Logger = sdk.Logger("unraid")
 // readIni reads an ini file under the root; a missing file is an empty one.
 func readIni(c *collector, rel string) (*unraid.File, error) {
 	f, err := unraid.ReadFile(c.Path(rel))
-	if err != nil {
-		if unraid.IsNotExist(err) {
-			return &unraid.File{Global: &unraid.Section{}}, nil
-		}
-		return &unraid.File{Global: &unraid.Section{}}, err
+	if unraid.IsNotExist(err) {
+		return &unraid.File{Global: &unraid.Section{}}, nil
 	}
-	return f, nil
+	return f, err
 }
 
 // varIniCollector makes a collector whose payload build makes from the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/towerd/towerd/plugins/internal/unraid/unraidtest"
 	"github.com/towerd/towerd/sdk"
-	"github.com/towerd/towerd/sdk/plugintest"
 )
 
 // configured returns c configured on root with opts.
@@ -25,28 +23,7 @@ func configured(t *testing.T, c *collector, root string, opts map[string]string)
 
 // collectInto runs Collect, checks the payload against the contract and
 // decodes it into out.
-func collectInto(t *testing.T, c *collector, out any) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	v, err := c.Collect(ctx)
-	if err != nil {
-		t.Fatalf("Collect %s: %v", c.Info.Name, err)
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := plugintest.CheckPayload(b); err != nil {
-		t.Fatalf("%s payload: %v\n%s", c.Info.Name, err, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("decode: %v\n%s", err, b)
-		}
-	}
-	return b
-}
+var collectInto = unraidtest.CollectJSON
 
 func act(c *collector, name, target string, params map[string]string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

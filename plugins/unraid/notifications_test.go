@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/plugins/internal/unraid/unraidtest"
 	"github.com/towerd/towerd/sdk"
 )
@@ -129,11 +130,8 @@ func TestNotificationActions(t *testing.T) {
 // of the root is refused.
 func TestNotifyPath(t *testing.T) {
 	root := unraidtest.CopyFixture(t)
-	cfg := filepath.Join(root, "boot/config/plugins/dynamix/dynamix.cfg")
-	b, _ := os.ReadFile(cfg)
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "[notify]\n", "[notify]\npath=\"/boot/config/plugins/dynamix/notifications\"\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := os.ReadFile(filepath.Join(root, unraid.DynamixCfg))
+	unraidtest.WriteFile(t, root, unraid.DynamixCfg, strings.Replace(string(b), "[notify]\n", "[notify]\npath=\"/boot/config/plugins/dynamix/notifications\"\n", 1))
 	unraidtest.WriteFile(t, root, "boot/config/plugins/dynamix/notifications/unread/Custom_1763899200.notify", "timestamp=1763899200\nevent=\"Custom\"\nimportance=\"alert\"\n")
 	c := configured(t, newNotifications(), root, nil)
 	var got Notifications
@@ -141,9 +139,7 @@ func TestNotifyPath(t *testing.T) {
 	if got.Overview.Unread.Total != 1 || got.Notifications[0].Title != "Custom" {
 		t.Errorf("custom path: %+v", got)
 	}
-	if err := os.WriteFile(cfg, []byte(strings.Replace(string(b), "[notify]\n", "[notify]\npath=\"/../../etc\"\n", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	unraidtest.WriteFile(t, root, unraid.DynamixCfg, strings.Replace(string(b), "[notify]\n", "[notify]\npath=\"/../../etc\"\n", 1))
 	if _, err := c.Collect(t.Context()); err == nil || !strings.Contains(err.Error(), "without ..") {
 		t.Errorf("path with ..: %v", err)
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,10 +54,6 @@ func TestParseParityLine(t *testing.T) {
 // A 10 MB log is read from its tail: one bounded read, the newest records.
 func TestParityHistoryHugeLog(t *testing.T) {
 	root := t.TempDir()
-	p := filepath.Join(root, parityLog)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	start := time.Date(1990, 1, 1, 3, 0, 0, 0, time.UTC)
 	n := 0
@@ -67,9 +61,7 @@ func TestParityHistoryHugeLog(t *testing.T) {
 		fmt.Fprintf(&b, "%s|50000|157.7 MB/s|0|%d|check P|7814026584\n", start.Add(time.Duration(n)*time.Hour).Format("2006 Jan _2 15:04:05"), n)
 		n++
 	}
-	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	unraidtest.WriteFile(t, root, parityLog, b.String())
 	c := configured(t, newParityHistory(), root, nil)
 	var got ParityHistory
 	payload := collectInto(t, c, &got)
@@ -102,5 +94,4 @@ func TestParitySchedule(t *testing.T) {
 	if got.Mode != "manual" || got.Enabled || !got.Correcting {
 		t.Errorf("defaults = %+v", got)
 	}
-	_ = unraidtest.WriteFile
 }

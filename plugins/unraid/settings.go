@@ -54,16 +54,16 @@ func newDiskThresholds() *collector {
 			return nil, err
 		}
 		g, disp := d.Global, dyn.Section("display")
-		def := unraid.DefaultTempLimits
+		temp := unraid.TempLimitsOf(disp)
 		out := DiskThresholds{
 			SpindownDelayMinutes:       g.Int("spindownDelay", 0),
 			StartArray:                 yes(g.String("startArray")),
 			SpinupGroups:               yes(g.String("spinupGroups")),
 			DefaultFilesystem:          g.String("defaultFsType"),
-			HDDTempWarningCelsius:      positive(disp.Int("hot", 0), int64(def.Warning)),
-			HDDTempCriticalCelsius:     positive(disp.Int("max", 0), int64(def.Critical)),
-			SSDTempWarningCelsius:      positive(disp.Int("hotssd", 0), int64(def.SSDWarning)),
-			SSDTempCriticalCelsius:     positive(disp.Int("maxssd", 0), int64(def.SSDCritical)),
+			HDDTempWarningCelsius:      int64(temp.Warning),
+			HDDTempCriticalCelsius:     int64(temp.Critical),
+			SSDTempWarningCelsius:      int64(temp.SSDWarning),
+			SSDTempCriticalCelsius:     int64(temp.SSDCritical),
 			WarningUtilizationPercent:  positive(disp.Int("warning", 0), 70),
 			CriticalUtilizationPercent: positive(disp.Int("critical", 0), 90),
 			Timestamp:                  time.Now(),

@@ -12,7 +12,6 @@ import (
 	"github.com/towerd/towerd/plugins/internal/bundle"
 	"github.com/towerd/towerd/plugins/internal/unraid/unraidtest"
 	"github.com/towerd/towerd/sdk"
-	"github.com/towerd/towerd/sdk/plugintest"
 )
 
 func collect(t *testing.T, c *bundle.Collector, root string, opts map[string]string, out any) []byte {
@@ -20,22 +19,7 @@ func collect(t *testing.T, c *bundle.Collector, root string, opts map[string]str
 	if err := c.Configure(context.Background(), sdk.Config{Root: root, Options: opts}); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	v, err := c.Collect(ctx)
-	if err != nil {
-		t.Fatalf("Collect %s: %v", c.Info.Name, err)
-	}
-	b, _ := json.Marshal(v)
-	if err := plugintest.CheckPayload(b); err != nil {
-		t.Fatalf("%s: %v\n%s", c.Info.Name, err, b)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b
+	return unraidtest.CollectJSON(t, c, out)
 }
 
 func TestPools(t *testing.T) {

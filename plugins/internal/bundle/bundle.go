@@ -8,8 +8,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,16 +47,12 @@ func New(info sdk.Info, options map[string]string) *Collector {
 func (c *Collector) Describe() sdk.Info { return c.Info }
 
 func (c *Collector) Configure(_ context.Context, cfg sdk.Config) error {
-	if err := options.Check(c.Info.Name, cfg.Options, c.optionNames()...); err != nil {
+	if err := options.Check(c.Info.Name, cfg.Options, slices.Collect(maps.Keys(c.Options))...); err != nil {
 		return err
 	}
 	opts := map[string]string{}
-	for k, v := range c.Options {
-		opts[k] = v
-	}
-	for k, v := range cfg.Options {
-		opts[k] = v
-	}
+	maps.Copy(opts, c.Options)
+	maps.Copy(opts, cfg.Options)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if cfg.Root != "" {
@@ -63,15 +60,6 @@ func (c *Collector) Configure(_ context.Context, cfg sdk.Config) error {
 	}
 	c.opts = opts
 	return nil
-}
-
-func (c *Collector) optionNames() []string {
-	out := make([]string, 0, len(c.Options))
-	for k := range c.Options {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Root is the host root the collector reads under.

@@ -261,15 +261,20 @@ var DefaultTempLimits = TempLimits{Warning: 45, Critical: 55, SSDWarning: 60, SS
 // ReadTempLimits reads boot/config/plugins/dynamix/dynamix.cfg under root.
 // A missing file or key gives the defaults.
 func ReadTempLimits(root string) (TempLimits, error) {
-	lim := DefaultTempLimits
 	f, err := ReadFile(Join(root, DynamixCfg))
 	if err != nil {
 		if IsNotExist(err) {
-			return lim, nil
+			return DefaultTempLimits, nil
 		}
-		return lim, err
+		return DefaultTempLimits, err
 	}
-	d := f.Section("display")
+	return TempLimitsOf(f.Section("display")), nil
+}
+
+// TempLimitsOf reads the thresholds of dynamix.cfg's [display] section d
+// (nil for none); a missing or non-positive key gives the default.
+func TempLimitsOf(d *Section) TempLimits {
+	lim := DefaultTempLimits
 	if v := d.Int("hot", 0); v > 0 {
 		lim.Warning = float64(v)
 	}
@@ -282,5 +287,5 @@ func ReadTempLimits(root string) (TempLimits, error) {
 	if v := d.Int("maxssd", 0); v > 0 {
 		lim.SSDCritical = float64(v)
 	}
-	return lim, nil
+	return lim
 }

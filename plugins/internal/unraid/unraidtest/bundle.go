@@ -2,6 +2,7 @@ package unraidtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -122,4 +123,32 @@ func statusKB(t *testing.T, pid int, key string) int {
 	}
 	t.Fatalf("no %s in /proc/%d/status", key, pid)
 	return 0
+}
+
+// CollectJSON collects c in process with a deadline, checks the payload
+// against the contract (plugintest.CheckPayload) and decodes it into out
+// (a pointer), if not nil: plugintest's Plugin.CollectJSON for a collector
+// of a bundle tested without its process.
+func CollectJSON(t testing.TB, c sdk.Collector, out any) []byte {
+	t.Helper()
+	name := c.Describe().Name
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	v, err := c.Collect(ctx)
+	if err != nil {
+		t.Fatalf("Collect %s: %v", name, err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plugintest.CheckPayload(b); err != nil {
+		t.Fatalf("%s payload: %v\n%s", name, err, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("decode: %v\n%s", err, b)
+		}
+	}
+	return b
 }
