@@ -22,10 +22,7 @@ import (
 // memory is measured.
 func TestUnraidBundles(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(coretest.RepoRoot(), "testdata", "unraid")+"/.", root).CombinedOutput(); err != nil {
-		t.Fatalf("copy fixture: %v %s", err, out)
-	}
+	root := copyTree(t)
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
 	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
