@@ -746,17 +746,13 @@ func TestHomeAssistantDefaults(t *testing.T) {
 func waitListed(t *testing.T, a *coretest.Agent, names []string) {
 	t.Helper()
 	plugintest.Eventually(t, 30*time.Second, func() bool {
-		var l struct {
-			Collectors []coretest.Collector `json:"collectors"`
-		}
-		a.GetJSON(t, "/api/v1/collectors/status", &l)
-		n := 0
-		for _, c := range l.Collectors {
-			if oneOf(c.Name, names...) {
-				n++
+		st := statusByName(t, a)
+		for _, n := range names {
+			if _, ok := st[n]; !ok {
+				return false
 			}
 		}
-		return n == len(names)
+		return true
 	}, "not every collector of %v is listed\n%s", names, a)
 }
 

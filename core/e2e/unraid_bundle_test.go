@@ -33,23 +33,9 @@ func TestUnraidBundles(t *testing.T) {
 	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
 		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
 	zfsCollectors := []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
-	listed := func() map[string]bool {
-		var l struct {
-			Collectors []struct {
-				Name    string `json:"name"`
-				Enabled bool   `json:"enabled"`
-			} `json:"collectors"`
-		}
-		a.GetJSON(t, "/api/v1/collectors/status", &l)
-		out := map[string]bool{}
-		for _, c := range l.Collectors {
-			out[c.Name] = c.Enabled
-		}
-		return out
-	}
-	var got map[string]bool
+	var got map[string]coretest.Collector
 	plugintest.Eventually(t, 30*time.Second, func() bool {
-		got = listed()
+		got = statusByName(t, a)
 		for _, n := range append(append([]string{}, unraidCollectors...), zfsCollectors...) {
 			if _, ok := got[n]; !ok {
 				return false
@@ -70,9 +56,9 @@ func TestUnraidBundles(t *testing.T) {
 	if n := len(a.PluginProcesses()); n != 2 {
 		t.Errorf("%d plugin processes, want 2", n)
 	}
-	gates := listed()
-	if !gates["notification"] || !gates["zfs"] {
-		t.Errorf("the integration's gates notification and zfs are not listed as enabled: %v", gates)
+	gates := statusByName(t, a)
+	if !gates["notification"].Enabled || !gates["zfs"].Enabled {
+		t.Errorf("the integration's gates notification and zfs are not listed as enabled: %+v %+v", gates["notification"], gates["zfs"])
 	}
 
 	// Every GET answers 200 JSON of the right kind once collected.
