@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -204,7 +205,7 @@ func applyMask(v any, steps []string, keys []string) int {
 			return 0
 		}
 		for k, x := range obj {
-			if keys == nil || contains(keys, k) {
+			if keys == nil || slices.Contains(keys, k) {
 				obj[k] = typeOf(x)
 			}
 		}
@@ -272,15 +273,6 @@ func typeOf(v any) any {
 	}
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // lineDiff lists the lines of want missing from got (-) and the reverse
 // (+): enough to see which fields moved.
 func lineDiff(want, got string) string {
@@ -310,7 +302,6 @@ func lineDiff(want, got string) string {
 	return strings.Join(out, "\n")
 }
 
-// procThreads reads Threads from /proc/PID/status.
 // threadsInWait counts pid's threads sleeping in the kernel's do_wait,
 // i.e. blocked in wait4/waitid for a child.
 func threadsInWait(t *testing.T, pid int) int {
