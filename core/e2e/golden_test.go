@@ -148,7 +148,7 @@ func TestGolden(t *testing.T) {
 			t.Errorf("GET %s: %v", p, err)
 			continue
 		}
-		file := filepath.Join(dir, strings.ReplaceAll(strings.Trim(p, "/"), "/", "_")+".json")
+		file := goldenFile(p)
 		if *update {
 			if err := os.WriteFile(file, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -164,6 +164,12 @@ func TestGolden(t *testing.T) {
 			t.Errorf("GET %s differs from %s (go test ./core/e2e -run Golden -update rewrites it):\n%s", p, file, lineDiff(string(want), string(got)))
 		}
 	}
+}
+
+// goldenFile is where the golden answer of the REST path p is kept:
+// /array/parity-check/history → testdata/golden/array_parity-check_history.json.
+func goldenFile(p string) string {
+	return filepath.Join("testdata", "golden", strings.ReplaceAll(strings.Trim(p, "/"), "/", "_")+".json")
 }
 
 // maskPayload applies masks and returns the payload indented, keys sorted.
