@@ -311,11 +311,12 @@ func TestActionTriggersCollect(t *testing.T) {
 	}
 }
 
-// leanBuild builds a plugin without cgo, with the given build tags.
+// leanBuild builds a plugin as `make build` does (no cgo, -trimpath, no
+// symbols) with the given build tags.
 func leanBuild(t *testing.T, pkg, tags string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-tags", tags, "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", tags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)

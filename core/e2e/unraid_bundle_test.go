@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +24,9 @@ func TestUnraidBundles(t *testing.T) {
 	root := copyTree(t)
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
-	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
+	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{
+		"unraid": leanBuild(t, "github.com/towerd/towerd/plugins/unraid", "towerd_plugin,grpcnotrace"),
+		"zfs":    leanBuild(t, "github.com/towerd/towerd/plugins/zfs", "towerd_plugin,grpcnotrace")}, Root: root,
 		// An hour: only the core's file watcher (the collector's watch
 		// paths) can bring the new notification below in time.
 		Config: `{"collectors":{"notification":{"interval_seconds":3600}}}`})
@@ -151,18 +152,6 @@ func TestUnraidBundles(t *testing.T) {
 			t.Logf("%s bundle (pid %d, %d collectors) after the polls and actions above: RSS %s, anonymous %s", bundle, pid, len(map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors}[bundle]), rss, anon)
 		}
 	}
-}
-
-// leanPlugin builds plugins/NAME with the Makefile's plugin flags.
-func leanPlugin(t *testing.T, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", "towerd_plugin,grpcnotrace", "-o", bin, "./plugins/"+name)
-	cmd.Dir, cmd.Env = coretest.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	return bin
 }
 
 func waitGet(t *testing.T, a *coretest.Agent, path string, ok func([]byte) bool, want string) {
