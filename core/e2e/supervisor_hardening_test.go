@@ -210,17 +210,6 @@ func environ(t *testing.T, pid int) map[string]string {
 	return out
 }
 
-// statusField reads one field of /proc/PID/status.
-func statusField(pid int, field string) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.TrimSpace(rest)
-		}
-	}
-	return ""
-}
-
 // Issue 13 item 9 and issue 16 item 5: plugins get an explicit minimal
 // environment — no token, no password, nothing else of the core's — with
 // GOMAXPROCS=1 unless the user set it; on a CPU set of more than one CPU

@@ -136,18 +136,9 @@ func TestUnraidBundles(t *testing.T) {
 	// Memory of each bundle process after the collects above.
 	for bundle, set := range pids {
 		for pid := range set {
-			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rss, anon string
-			for _, l := range strings.Split(string(st), "\n") {
-				if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-					rss = strings.TrimSpace(v)
-				}
-				if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
-					anon = strings.TrimSpace(v)
-				}
+			rss, anon := statusField(pid, "VmRSS"), statusField(pid, "RssAnon")
+			if rss == "" {
+				t.Fatalf("%s bundle: no /proc/%d/status", bundle, pid)
 			}
 			t.Logf("%s bundle (pid %d, %d collectors) after the polls and actions above: RSS %s, anonymous %s", bundle, pid, len(map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors}[bundle]), rss, anon)
 		}
