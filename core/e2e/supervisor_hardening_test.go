@@ -59,7 +59,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 		}
 		c := a.Collector(t, "slow")
 		if c.Enabled {
-			c = a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c = a.WaitCollector(t, "slow", 10*time.Second, isRunning)
 			if pids := a.PluginProcesses(); len(pids) != 1 || pids[0] != c.PID {
 				t.Errorf("enabled, pid %d, plugin processes %v", c.PID, pids)
 			}

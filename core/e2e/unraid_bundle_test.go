@@ -47,7 +47,7 @@ func TestUnraidBundles(t *testing.T) {
 	pids := map[string]map[int]bool{"unraid": {}, "zfs": {}}
 	for bundle, names := range map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors} {
 		for _, n := range names {
-			c := a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c := a.WaitCollector(t, n, 60*time.Second, isRunning)
 			pids[bundle][c.PID] = true
 		}
 	}
