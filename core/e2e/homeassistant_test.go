@@ -122,9 +122,12 @@ var haFallbacks = map[string]string{"/settings/mover": "MoverSettings", "/update
 // bundleCollectors are the collectors of the unraid and zfs bundles, whose
 // topics the integration's WebSocket client does not identify (it only
 // refreshes); their data reaches it through the polls above.
-var bundleCollectors = []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
-	"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans",
-	"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+var (
+	unraidCollectors = []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
+		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
+	zfsCollectors    = []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+	bundleCollectors = append(append([]string{}, unraidCollectors...), zfsCollectors...)
+)
 
 // identify returns the kinds whose rule matches data; for a list, every
 // item must match the same single kind. An empty list cannot be told

@@ -31,13 +31,10 @@ func TestUnraidBundles(t *testing.T) {
 		// paths) can bring the new notification below in time.
 		Config: `{"collectors":{"notification":{"interval_seconds":3600}}}`})
 
-	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
-		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
-	zfsCollectors := []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
 	var got map[string]coretest.Collector
 	plugintest.Eventually(t, 30*time.Second, func() bool {
 		got = statusByName(t, a)
-		for _, n := range append(append([]string{}, unraidCollectors...), zfsCollectors...) {
+		for _, n := range bundleCollectors {
 			if _, ok := got[n]; !ok {
 				return false
 			}
