@@ -78,6 +78,12 @@ func (c *Client) Describe(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, fromStatus(err)
 	}
+	return singleInfo(r), nil
+}
+
+// singleInfo is the one collector a DescribeResponse in the single form
+// describes.
+func singleInfo(r *pb.DescribeResponse) Info {
 	return Info{
 		Name:            r.Name,
 		Version:         r.Version,
@@ -86,7 +92,7 @@ func (c *Client) Describe(ctx context.Context) (Info, error) {
 		DefaultInterval: time.Duration(r.DefaultIntervalSeconds) * time.Second,
 		Actions:         r.Actions,
 		WatchPaths:      r.WatchPaths,
-	}, nil
+	}
 }
 
 // DescribeBundle asks the plugin what it serves: one collector (a plugin
@@ -98,15 +104,7 @@ func (c *Client) DescribeBundle(ctx context.Context) (Bundle, error) {
 	}
 	b := Bundle{Name: r.Name, Version: r.Version}
 	if len(r.Collectors) == 0 {
-		b.Collectors = []Info{{
-			Name:            r.Name,
-			Version:         r.Version,
-			Topic:           r.Topic,
-			Description:     r.Description,
-			DefaultInterval: time.Duration(r.DefaultIntervalSeconds) * time.Second,
-			Actions:         r.Actions,
-			WatchPaths:      r.WatchPaths,
-		}}
+		b.Collectors = []Info{singleInfo(r)}
 		return b, nil
 	}
 	for _, ci := range r.Collectors {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -152,56 +150,22 @@ func readStatus(pid int) (IdleProcStat, error) {
 }
 
 func parseStatus(b []byte) IdleProcStat {
-	var st IdleProcStat
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
-			continue
-		}
-		v, _ := strconv.ParseInt(f[1], 10, 64)
-		switch f[0] {
-		case "VmRSS:":
-			st.VmRSSKiB = v
-		case "RssAnon:":
-			st.RssAnonKiB = v
-		case "RssFile:":
-			st.RssFileKiB = v
-		case "Threads:":
-			st.Threads = int(v)
-		}
-	}
-	return st
+	f := procFields(b)
+	return IdleProcStat{VmRSSKiB: f["VmRSS"], RssAnonKiB: f["RssAnon"], RssFileKiB: f["RssFile"], Threads: int(f["Threads"])}
 }
 
 // wakeups sums voluntary_ctxt_switches over every thread of each process.
 func wakeups(procs map[string]int) map[string]int64 {
 	out := map[string]int64{}
 	for name, pid := range procs {
-		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-		if err != nil {
-			continue
-		}
-		for _, t := range tasks {
-			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, t.Name()))
-			if err != nil {
-				continue // the thread ended meanwhile
-			}
-			out[name] += voluntarySwitches(b)
+		if n, err := sumTasks(pid, "status", voluntarySwitches); err == nil {
+			out[name] = n
 		}
 	}
 	return out
 }
 
-func voluntarySwitches(status []byte) int64 {
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
-			return n
-		}
-	}
-	return 0
-}
+func voluntarySwitches(status []byte) int64 { return procFields(status)["voluntary_ctxt_switches"] }
 
 func printIdle(w io.Writer, r *IdleResult) {
 	if r == nil {

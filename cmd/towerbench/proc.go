@@ -60,28 +60,26 @@ func readMem(pid int) (ProcStat, error) {
 }
 
 func parseRollup(b []byte) ProcStat {
-	var st ProcStat
+	f := procFields(b)
+	return ProcStat{RSSKiB: f["Rss"], PSSKiB: f["Pss"], AnonKiB: f["Anonymous"], FileKiB: f["Rss"] - f["Anonymous"]}
+}
+
+// procFields reads the "Key: value ..." lines of a /proc file such as
+// status or smaps_rollup: key without its colon → value (kB where the file
+// gives a unit). Lines without such a value are skipped.
+func procFields(b []byte) map[string]int64 {
+	out := map[string]int64{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 2 {
+		if len(f) < 2 || !strings.HasSuffix(f[0], ":") {
 			continue
 		}
-		v, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		switch f[0] {
-		case "Rss:":
-			st.RSSKiB = v
-		case "Pss:":
-			st.PSSKiB = v
-		case "Anonymous:":
-			st.AnonKiB = v
+		if v, err := strconv.ParseInt(f[1], 10, 64); err == nil {
+			out[strings.TrimSuffix(f[0], ":")] = v
 		}
 	}
-	st.FileKiB = st.RSSKiB - st.AnonKiB
-	return st
+	return out
 }
 
 // clockTicks is USER_HZ, the unit of /proc/PID/stat times; it is 100 on
@@ -122,22 +120,30 @@ func parseStatCPU(b []byte) (time.Duration, error) {
 // of /proc/PID/stat; threads that ended are missing, and Go rarely ends
 // threads).
 func threadsCPU(pid int) (time.Duration, error) {
+	ns, err := sumTasks(pid, "schedstat", func(b []byte) int64 {
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0
+		}
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		return ns
+	})
+	return time.Duration(ns), err
+}
+
+// sumTasks adds up value of /proc/PID/task/*/file over pid's live threads.
+func sumTasks(pid int, file string, value func([]byte) int64) (int64, error) {
 	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 	if err != nil {
 		return 0, err
 	}
-	var sum time.Duration
+	var sum int64
 	for _, t := range tasks {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/schedstat", pid, t.Name()))
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/%s", pid, t.Name(), file))
 		if err != nil {
 			continue // the thread ended meanwhile
 		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			continue
-		}
-		ns, _ := strconv.ParseInt(f[0], 10, 64)
-		sum += time.Duration(ns)
+		sum += value(b)
 	}
 	return sum, nil
 }

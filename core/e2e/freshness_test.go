@@ -20,10 +20,7 @@ import (
 // benchmark measures the latency: bench/README.md).
 func TestStateFileChangeReachesClientsAtOnce(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	if err := os.CopyFS(root, os.DirFS(filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))); err != nil {
-		t.Fatal(err)
-	}
+	root := copyTree(t)
 	a := coretest.Start(t, coretest.Options{
 		Plugins: coretest.Plugins(t, "array", "disk", "shares"),
 		Root:    root,

@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -85,10 +85,7 @@ const goldenConfig = `{"collectors":{
 func TestGolden(t *testing.T) {
 	// vm loads libvirt at run time with this tag, as make build does.
 	t.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+" -tags=libvirt_dlopen"))
-	root := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(coretest.RepoRoot(), "testdata", "unraid")+"/.", root).CombinedOutput(); err != nil {
-		t.Fatalf("copy fixture: %v %s", err, out)
-	}
+	root := copyTree(t)
 	// A checkout's files are as old as the checkout: pin every mtime so
 	// fields read from it (a user script's last_modified) are the fixture's.
 	pinned := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -151,7 +148,7 @@ func TestGolden(t *testing.T) {
 			t.Errorf("GET %s: %v", p, err)
 			continue
 		}
-		file := filepath.Join(dir, strings.ReplaceAll(strings.Trim(p, "/"), "/", "_")+".json")
+		file := goldenFile(p)
 		if *update {
 			if err := os.WriteFile(file, got, 0o644); err != nil {
 				t.Fatal(err)
@@ -167,6 +164,12 @@ func TestGolden(t *testing.T) {
 			t.Errorf("GET %s differs from %s (go test ./core/e2e -run Golden -update rewrites it):\n%s", p, file, lineDiff(string(want), string(got)))
 		}
 	}
+}
+
+// goldenFile is where the golden answer of the REST path p is kept:
+// /array/parity-check/history → testdata/golden/array_parity-check_history.json.
+func goldenFile(p string) string {
+	return filepath.Join("testdata", "golden", strings.ReplaceAll(strings.Trim(p, "/"), "/", "_")+".json")
 }
 
 // maskPayload applies masks and returns the payload indented, keys sorted.
@@ -208,7 +211,7 @@ func applyMask(v any, steps []string, keys []string) int {
 			return 0
 		}
 		for k, x := range obj {
-			if keys == nil || contains(keys, k) {
+			if keys == nil || slices.Contains(keys, k) {
 				obj[k] = typeOf(x)
 			}
 		}
@@ -276,15 +279,6 @@ func typeOf(v any) any {
 	}
 }
 
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // lineDiff lists the lines of want missing from got (-) and the reverse
 // (+): enough to see which fields moved.
 func lineDiff(want, got string) string {
@@ -314,7 +308,6 @@ func lineDiff(want, got string) string {
 	return strings.Join(out, "\n")
 }
 
-// procThreads reads Threads from /proc/PID/status.
 // threadsInWait counts pid's threads sleeping in the kernel's do_wait,
 // i.e. blocked in wait4/waitid for a child.
 func threadsInWait(t *testing.T, pid int) int {

@@ -122,9 +122,12 @@ var haFallbacks = map[string]string{"/settings/mover": "MoverSettings", "/update
 // bundleCollectors are the collectors of the unraid and zfs bundles, whose
 // topics the integration's WebSocket client does not identify (it only
 // refreshes); their data reaches it through the polls above.
-var bundleCollectors = []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
-	"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans",
-	"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+var (
+	unraidCollectors = []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
+		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
+	zfsCollectors    = []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
+	bundleCollectors = append(append([]string{}, unraidCollectors...), zfsCollectors...)
+)
 
 // identify returns the kinds whose rule matches data; for a list, every
 // item must match the same single kind. An empty list cannot be told
@@ -173,42 +176,16 @@ func decode(b []byte) (any, error) {
 	return v, nil
 }
 
-func kindOK(v any, kind byte) bool {
-	switch kind {
-	case 's':
-		_, ok := v.(string)
-		return ok
-	case 't':
-		s, ok := v.(string)
-		if !ok {
-			return false
-		}
-		_, err := time.Parse(time.RFC3339Nano, s)
-		return err == nil
-	case 'b':
-		_, ok := v.(bool)
-		return ok
-	case 'n':
-		_, ok := v.(json.Number)
-		return ok
-	case 'i':
-		n, ok := v.(json.Number)
-		if !ok {
-			return false
-		}
-		_, err := n.Int64()
-		if err != nil { // a uint64 beyond int64 is still an integer
-			return !strings.ContainsAny(n.String(), ".eE-")
-		}
-		return true
-	case 'a':
-		_, ok := v.([]any)
-		return ok
-	case 'o':
-		_, ok := v.(map[string]any)
-		return ok
+func isString(v any) bool { _, ok := v.(string); return ok }
+
+// isTimestamp reports whether v is an RFC 3339 timestamp string.
+func isTimestamp(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
 	}
-	return false
+	_, err := time.Parse(time.RFC3339Nano, s)
+	return err == nil
 }
 
 // checkPayload checks a payload of e against the Home Assistant model:
@@ -598,7 +575,7 @@ func TestHomeAssistantClient(t *testing.T) {
 	notes, _ := obj("/notifications")["notifications"].([]any)
 	for _, it := range notes {
 		n, _ := it.(map[string]any)
-		if !oneOf(n["importance"], "info", "normal", "warning", "alert") || !kindOK(n["timestamp"], 't') || !kindOK(n["id"], 's') {
+		if !oneOf(n["importance"], "info", "normal", "warning", "alert") || !isTimestamp(n["timestamp"]) || !isString(n["id"]) {
 			t.Errorf("notification %v: importance %v, timestamp %v", n["id"], n["importance"], n["timestamp"])
 		}
 	}
@@ -607,7 +584,7 @@ func TestHomeAssistantClient(t *testing.T) {
 	}
 	records, _ := obj("/array/parity-check/history")["records"].([]any)
 	for _, it := range records {
-		if r, _ := it.(map[string]any); !kindOK(r["date"], 't') || !strings.HasSuffix(r["date"].(string), "Z") {
+		if r, _ := it.(map[string]any); !isTimestamp(r["date"]) || !strings.HasSuffix(r["date"].(string), "Z") {
 			t.Errorf("parity record date %v: the integration picks the latest by string, so one RFC 3339 UTC form", r["date"])
 		}
 	}
@@ -651,7 +628,7 @@ func TestHomeAssistantClient(t *testing.T) {
 		code, body := a.Do(t, http.MethodPost, "/api/v1/collectors/ups/"+verb, "")
 		v, _ := decode(body)
 		m, _ := v.(map[string]any)
-		if code != 200 || m["success"] != true || !kindOK(m["message"], 's') || !kindOK(m["timestamp"], 't') {
+		if code != 200 || m["success"] != true || !isString(m["message"]) || !isTimestamp(m["timestamp"]) {
 			t.Errorf("POST /collectors/ups/%s: %d %s", verb, code, body)
 		}
 		for _, bad := range haCheck("POST /collectors/ups/"+verb, "ActionResponse", m, false) {
@@ -746,17 +723,13 @@ func TestHomeAssistantDefaults(t *testing.T) {
 func waitListed(t *testing.T, a *coretest.Agent, names []string) {
 	t.Helper()
 	plugintest.Eventually(t, 30*time.Second, func() bool {
-		var l struct {
-			Collectors []coretest.Collector `json:"collectors"`
-		}
-		a.GetJSON(t, "/api/v1/collectors/status", &l)
-		n := 0
-		for _, c := range l.Collectors {
-			if oneOf(c.Name, names...) {
-				n++
+		st := statusByName(t, a)
+		for _, n := range names {
+			if _, ok := st[n]; !ok {
+				return false
 			}
 		}
-		return n == len(names)
+		return true
 	}, "not every collector of %v is listed\n%s", names, a)
 }
 

@@ -35,15 +35,22 @@ func readProc(pid int) (procStat, bool) {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	stt, _ := strconv.ParseInt(f[12], 10, 64)
 	st.CPU = time.Duration(ut+stt) * (time.Second / 100) // USER_HZ is 100 on Linux
-	if sb, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status"); err == nil {
-		for _, line := range strings.Split(string(sb), "\n") {
-			if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-				kb, _ := strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-				st.RSS = kb << 10
-			}
-		}
+	if rss := strings.Fields(statusField(pid, "VmRSS")); len(rss) > 0 {
+		kb, _ := strconv.ParseInt(rss[0], 10, 64)
+		st.RSS = kb << 10
 	}
 	return st, true
+}
+
+// statusField reads one field of /proc/PID/status ("" if it is not there).
+func statusField(pid int, field string) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			return strings.TrimSpace(rest)
+		}
+	}
+	return ""
 }
 
 // children lists the processes whose parent is pid, by state.

@@ -144,7 +144,7 @@ func sections(s string) []section {
 
 func readGolden(t *testing.T, path string) any {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "golden", strings.ReplaceAll(strings.Trim(path, "/"), "/", "_")+".json"))
+	b, err := os.ReadFile(goldenFile(path))
 	if err != nil {
 		t.Fatal(err)
 	}

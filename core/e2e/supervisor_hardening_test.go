@@ -59,7 +59,7 @@ func TestConcurrentEnableDisableEndsConsistent(t *testing.T) {
 		}
 		c := a.Collector(t, "slow")
 		if c.Enabled {
-			c = a.WaitCollector(t, "slow", 10*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c = a.WaitCollector(t, "slow", 10*time.Second, isRunning)
 			if pids := a.PluginProcesses(); len(pids) != 1 || pids[0] != c.PID {
 				t.Errorf("enabled, pid %d, plugin processes %v", c.PID, pids)
 			}
@@ -210,17 +210,6 @@ func environ(t *testing.T, pid int) map[string]string {
 	return out
 }
 
-// statusField reads one field of /proc/PID/status.
-func statusField(pid int, field string) string {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field+":"); ok {
-			return strings.TrimSpace(rest)
-		}
-	}
-	return ""
-}
-
 // Issue 13 item 9 and issue 16 item 5: plugins get an explicit minimal
 // environment — no token, no password, nothing else of the core's — with
 // GOMAXPROCS=1 unless the user set it; on a CPU set of more than one CPU
@@ -311,11 +300,12 @@ func TestActionTriggersCollect(t *testing.T) {
 	}
 }
 
-// leanBuild builds a plugin without cgo, with the given build tags.
+// leanBuild builds a plugin as `make build` does (no cgo, -trimpath, no
+// symbols) with the given build tags.
 func leanBuild(t *testing.T, pkg, tags string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-tags", tags, "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", tags, "-o", out, pkg)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,38 +21,20 @@ import (
 // memory is measured.
 func TestUnraidBundles(t *testing.T) {
 	t.Parallel()
-	root := t.TempDir()
-	if out, err := exec.Command("cp", "-a", filepath.Join(coretest.RepoRoot(), "testdata", "unraid")+"/.", root).CombinedOutput(); err != nil {
-		t.Fatalf("copy fixture: %v %s", err, out)
-	}
+	root := copyTree(t)
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
-	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{"unraid": leanPlugin(t, "unraid"), "zfs": leanPlugin(t, "zfs")}, Root: root,
+	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{
+		"unraid": leanBuild(t, "github.com/towerd/towerd/plugins/unraid", "towerd_plugin,grpcnotrace"),
+		"zfs":    leanBuild(t, "github.com/towerd/towerd/plugins/zfs", "towerd_plugin,grpcnotrace")}, Root: root,
 		// An hour: only the core's file watcher (the collector's watch
 		// paths) can bring the new notification below in time.
 		Config: `{"collectors":{"notification":{"interval_seconds":3600}}}`})
 
-	unraidCollectors := []string{"notification", "parity_history", "parity_schedule", "user_scripts", "flash", "plugins", "os_update",
-		"registration", "network_services", "mover", "disk_thresholds", "unassigned", "fans"}
-	zfsCollectors := []string{"zfs", "zfs_datasets", "zfs_snapshots", "zfs_arc"}
-	listed := func() map[string]bool {
-		var l struct {
-			Collectors []struct {
-				Name    string `json:"name"`
-				Enabled bool   `json:"enabled"`
-			} `json:"collectors"`
-		}
-		a.GetJSON(t, "/api/v1/collectors/status", &l)
-		out := map[string]bool{}
-		for _, c := range l.Collectors {
-			out[c.Name] = c.Enabled
-		}
-		return out
-	}
-	var got map[string]bool
+	var got map[string]coretest.Collector
 	plugintest.Eventually(t, 30*time.Second, func() bool {
-		got = listed()
-		for _, n := range append(append([]string{}, unraidCollectors...), zfsCollectors...) {
+		got = statusByName(t, a)
+		for _, n := range bundleCollectors {
 			if _, ok := got[n]; !ok {
 				return false
 			}
@@ -63,7 +44,7 @@ func TestUnraidBundles(t *testing.T) {
 	pids := map[string]map[int]bool{"unraid": {}, "zfs": {}}
 	for bundle, names := range map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors} {
 		for _, n := range names {
-			c := a.WaitCollector(t, n, 60*time.Second, func(c coretest.Collector) bool { return c.Status == "running" && c.PID > 0 })
+			c := a.WaitCollector(t, n, 60*time.Second, isRunning)
 			pids[bundle][c.PID] = true
 		}
 	}
@@ -73,9 +54,9 @@ func TestUnraidBundles(t *testing.T) {
 	if n := len(a.PluginProcesses()); n != 2 {
 		t.Errorf("%d plugin processes, want 2", n)
 	}
-	gates := listed()
-	if !gates["notification"] || !gates["zfs"] {
-		t.Errorf("the integration's gates notification and zfs are not listed as enabled: %v", gates)
+	gates := statusByName(t, a)
+	if !gates["notification"].Enabled || !gates["zfs"].Enabled {
+		t.Errorf("the integration's gates notification and zfs are not listed as enabled: %+v %+v", gates["notification"], gates["zfs"])
 	}
 
 	// Every GET answers 200 JSON of the right kind once collected.
@@ -152,34 +133,13 @@ func TestUnraidBundles(t *testing.T) {
 	// Memory of each bundle process after the collects above.
 	for bundle, set := range pids {
 		for pid := range set {
-			st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var rss, anon string
-			for _, l := range strings.Split(string(st), "\n") {
-				if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-					rss = strings.TrimSpace(v)
-				}
-				if v, ok := strings.CutPrefix(l, "RssAnon:"); ok {
-					anon = strings.TrimSpace(v)
-				}
+			rss, anon := statusField(pid, "VmRSS"), statusField(pid, "RssAnon")
+			if rss == "" {
+				t.Fatalf("%s bundle: no /proc/%d/status", bundle, pid)
 			}
 			t.Logf("%s bundle (pid %d, %d collectors) after the polls and actions above: RSS %s, anonymous %s", bundle, pid, len(map[string][]string{"unraid": unraidCollectors, "zfs": zfsCollectors}[bundle]), rss, anon)
 		}
 	}
-}
-
-// leanPlugin builds plugins/NAME with the Makefile's plugin flags.
-func leanPlugin(t *testing.T, name string) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), name)
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-tags", "towerd_plugin,grpcnotrace", "-o", bin, "./plugins/"+name)
-	cmd.Dir, cmd.Env = coretest.RepoRoot(), append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, out)
-	}
-	return bin
 }
 
 func waitGet(t *testing.T, a *coretest.Agent, path string, ok func([]byte) bool, want string) {

@@ -15,7 +15,8 @@ import (
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
-// copyTree copies the fixture Unraid tree, for tests that add files.
+// copyTree copies the fixture Unraid tree (file modes kept), for tests
+// that change files.
 func copyTree(t *testing.T) string {
 	t.Helper()
 	src := filepath.Join(coretest.RepoRoot(), "testdata", "unraid")

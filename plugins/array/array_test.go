@@ -278,11 +278,11 @@ func TestActions(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			if tc.varIni != "" {
-				write(t, root, unraid.VarIni, tc.varIni)
+				unraidtest.WriteFile(t, root, unraid.VarIni, tc.varIni)
 			}
 			md := filepath.Join(root, unraid.MdCmd)
 			if tc.mdcmd {
-				write(t, root, unraid.MdCmd, "")
+				unraidtest.WriteFile(t, root, unraid.MdCmd, "")
 			}
 			c := newCollector()
 			if err := c.Configure(context.Background(), sdk.Config{Root: root}); err != nil {
@@ -330,17 +330,6 @@ func TestActThroughPlugin(t *testing.T) {
 	}
 }
 
-func write(t *testing.T, root, rel, content string) {
-	t.Helper()
-	p := filepath.Join(root, rel)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestArrayControlThroughEmhttpd runs the plugin process against a
 // stand-in emhttpd under a temporary root: the exact request of each
 // action, the csrf_token read fresh each time, the state checks (nothing
@@ -354,7 +343,7 @@ func TestArrayControlThroughEmhttpd(t *testing.T) {
 	srv := emhttpdtest.Start(t, root)
 	unraidtest.Configure(t, p, sdk.Config{Root: root})
 	setVar := func(state, token string) {
-		write(t, root, unraid.VarIni, "version=\"7.3.1\"\nmdState=\""+state+"\"\ncsrf_token=\""+token+"\"\n")
+		unraidtest.WriteFile(t, root, unraid.VarIni, "version=\"7.3.1\"\nmdState=\""+state+"\"\ncsrf_token=\""+token+"\"\n")
 	}
 	steps := []struct {
 		state, token string
@@ -401,11 +390,11 @@ func TestArrayControlThroughEmhttpd(t *testing.T) {
 	// No socket: start/stop fall back to /proc/mdcmd; clearing cannot.
 	bare := t.TempDir()
 	unraidtest.Configure(t, p, sdk.Config{Root: bare})
-	write(t, bare, unraid.VarIni, "mdState=\"STOPPED\"\ncsrf_token=\"AB\"\n")
+	unraidtest.WriteFile(t, bare, unraid.VarIni, "mdState=\"STOPPED\"\ncsrf_token=\"AB\"\n")
 	if _, err := p.Act(ctx, sdk.Action{Name: ActArrayStart}); !errors.Is(err, sdk.ErrUnavailable) {
 		t.Errorf("no socket, no mdcmd: %v, want unavailable", err)
 	}
-	write(t, bare, unraid.MdCmd, "")
+	unraidtest.WriteFile(t, bare, unraid.MdCmd, "")
 	if msg, err := p.Act(ctx, sdk.Action{Name: ActArrayStart}); err != nil || !strings.Contains(msg, "mdcmd") {
 		t.Errorf("mdcmd fallback: %q %v", msg, err)
 	}

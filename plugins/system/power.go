@@ -58,8 +58,7 @@ func (r *rapl) read(now time.Time) (cpu, dram *float64) {
 	zones := raplZones()
 	prev, dt := r.prev, now.Sub(r.at).Seconds()
 	r.prev, r.at = map[string]uint64{}, now
-	var sum = map[string]float64{}
-	var seen = map[string]bool{}
+	sum := map[string]float64{} // watts per kind, for the kinds with a previous reading
 	for _, z := range zones {
 		r.prev[z.dir] = z.energy
 		p, ok := prev[z.dir]
@@ -71,14 +70,13 @@ func (r *rapl) read(now time.Time) (cpu, dram *float64) {
 			delta = z.maxRange - p + z.energy
 		}
 		sum[z.kind] += float64(delta) / 1e6 / dt
-		seen[z.kind] = true
 	}
-	if seen["cpu"] {
-		w := round2(sum["cpu"])
+	if w, ok := sum["cpu"]; ok {
+		w = round2(w)
 		cpu = &w
 	}
-	if seen["dram"] {
-		w := round2(sum["dram"])
+	if w, ok := sum["dram"]; ok {
+		w = round2(w)
 		dram = &w
 	}
 	return cpu, dram

@@ -43,15 +43,12 @@ func defaultConfig() config {
 }
 
 // parseOptions validates the collector's options.
-// optionKeys are the options the ups collector accepts.
-var optionKeys = []string{"driver", "host", "ups", "username", "password", "timeout", "port", "nut_port", "apcupsd_port"}
-
 func parseOptions(opts map[string]string) (config, error) {
 	c := defaultConfig()
 	bad := func(format string, a ...any) (config, error) {
 		return config{}, fmt.Errorf("%w: "+format, append([]any{sdk.ErrInvalidArgument}, a...)...)
 	}
-	if err := options.Check("ups", opts, optionKeys...); err != nil {
+	if err := options.Check("ups", opts, "driver", "host", "ups", "username", "password", "timeout", "port", "nut_port", "apcupsd_port"); err != nil {
 		return config{}, err
 	}
 	port := func(key string) (int, bool, error) {
