@@ -106,7 +106,7 @@ func (o *Output) render(ev *bus.Event) []message {
 	} else if spec, ok := bundleTopics[ev.Topic]; ok {
 		g.state = o.topic(spec.path)
 		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
-		ents = o.bundleEntities(ev.Topic, ev.Data)
+		ents = o.bundleEntities(ev.Topic)
 		seen := map[string]bool{}
 		extra := derived(ev.Topic, ev.Data)
 		for sub, payload := range extra {
