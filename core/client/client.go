@@ -88,19 +88,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 		return nil, fmt.Errorf("%w at %s: read answer: %v", ErrUnreachable, c.base, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-			Error   string `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		msg := e.Message
-		if msg == "" {
-			msg = e.Error
-		}
-		if msg == "" {
-			msg = strings.TrimSpace(string(raw))
-		}
-		return raw, &APIError{Method: method, Path: api.Prefix + path, Status: resp.StatusCode, Message: msg}
+		return raw, &APIError{Method: method, Path: api.Prefix + path, Status: resp.StatusCode, Message: Message(raw)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -108,6 +96,23 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 		}
 	}
 	return raw, nil
+}
+
+// Message is the "message" (or "error") of a REST error answer, else the
+// answer itself.
+func Message(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	switch {
+	case e.Message != "":
+		return e.Message
+	case e.Error != "":
+		return e.Error
+	}
+	return strings.TrimSpace(string(body))
 }
 
 // CollectorList is GET /collectors/status.
