@@ -74,13 +74,7 @@ func resolveMQTT(m *mqttFlags, set map[string]bool, file config.MQTT, bind, port
 	if set["mqtt-read-only"] {
 		c.ReadOnly = m.readOnly
 	}
-	switch {
-	case set["mqtt-password"]:
-		c.Password = m.password
-		log.Warn("MQTT password given on the command line, where other local users can read it; prefer $" + MQTTPasswordEnv + " or the settings file")
-	case os.Getenv(MQTTPasswordEnv) != "":
-		c.Password = os.Getenv(MQTTPasswordEnv)
-	}
+	c.Password = secret(set["mqtt-password"], m.password, MQTTPasswordEnv, c.Password, "MQTT password", log)
 	_ = os.Unsetenv(MQTTPasswordEnv) // plugins inherit the environment
 	if !c.Enabled {
 		return c, nil
