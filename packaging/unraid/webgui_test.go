@@ -106,26 +106,7 @@ func TestSettingsPage(t *testing.T) {
 	for name, bin := range coretest.Plugins(t, "system", "network") {
 		install(t, bin, filepath.Join(inst, "plugins.d", name), 0o755)
 	}
-	cfgDir := filepath.Join(root, "boot/config/plugins/towerd")
-	cfgPath := filepath.Join(cfgDir, "towerd.cfg")
-	port := freePort(t)
-	def, err := os.ReadFile("towerd.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := regexp.MustCompile(`(?m)^PORT=.*$`).ReplaceAllString(string(def), "PORT="+strconv.Itoa(port))
-	cfg = regexp.MustCompile(`(?m)^BIND=.*$`).ReplaceAllString(cfg, `BIND="127.0.0.1"`)
-	cfg = regexp.MustCompile(`(?m)^ROOT=.*$`).ReplaceAllString(cfg, "ROOT="+filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))
-	install(t, "/dev/null", cfgPath, 0o600)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // never leave an agent behind
-		rc(t, root, "stop")
-		for _, p := range pluginProcs(root) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-	})
+	cfgPath, _, port := flashSettings(t, root, mustRead(t, "towerd.cfg"), 0o600)
 	if code, out := rc(t, root, "start"); code != 0 {
 		t.Fatalf("start: %d %s", code, out)
 	}
