@@ -139,7 +139,7 @@ func Start(t testing.TB, opts Options) *Agent {
 
 func (a *Agent) start(t testing.TB) {
 	t.Helper()
-	port := freePort(t)
+	port := FreePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	a.URL = "http://" + a.Addr
 	args := append([]string{
@@ -337,7 +337,8 @@ func (a *Agent) WaitCollector(t testing.TB, name string, timeout time.Duration, 
 // String makes the agent print its log in failure messages.
 func (a *Agent) String() string { return a.Log() }
 
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -118,7 +117,7 @@ func pluginProcs(root string) []int {
 // is stopped when the test ends, whatever failed, and its plugins killed.
 func flashSettings(t *testing.T, root string, def []byte, mode os.FileMode) (path, cfg string, port int) {
 	t.Helper()
-	port = freePort(t)
+	port = coretest.FreePort(t)
 	path = filepath.Join(root, "boot/config/plugins/towerd/towerd.cfg")
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -136,15 +135,6 @@ func flashSettings(t *testing.T, root string, def []byte, mode os.FileMode) (pat
 		}
 	})
 	return path, cfg, port
-}
-
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // `make package`'s archive unpacks into a root with towerd, every plugin

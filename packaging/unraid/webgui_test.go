@@ -113,7 +113,7 @@ func TestSettingsPage(t *testing.T) {
 	pid := pidOf(t, root)
 
 	// The stand-in webGUI.
-	web := freePort(t)
+	web := coretest.FreePort(t)
 	router, _ := filepath.Abs("testdata/webgui/router.php")
 	srv := exec.Command(php, "-S", "127.0.0.1:"+strconv.Itoa(web), "-t", docroot, router)
 	srv.Env = append(os.Environ(), "TOWERD_PREFIX="+root, "TOWERD_TOKEN=", "TOWERD_ADDR=", "PHP_CLI_SERVER_WORKERS=2")
@@ -229,7 +229,7 @@ func TestSettingsPage(t *testing.T) {
 	// A new port and a token: saved, the agent restarted on the new port
 	// and requires the token; the page shows no token.
 	const token = "webgui-Token_0123456789"
-	port2 := freePort(t)
+	port2 := coretest.FreePort(t)
 	do("reload", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#towerd-c-network .toggle`)))
 	do("apply port and token",
 		chromedp.SetValue(chromedp.CSS(`#towerd-port`), strconv.Itoa(port2)),
