@@ -36,6 +36,18 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// FixtureCopy returns a private copy of the repository's fixture Unraid
+// tree (testdata/unraid), for an agent that writes to its root or a test
+// that adds files.
+func FixtureCopy(t testing.TB) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "unraid")
+	if err := os.CopyFS(dst, os.DirFS(filepath.Join(RepoRoot(), "testdata", "unraid"))); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 // Towerd builds bin/towerd once per test binary and returns its path.
 func Towerd(t testing.TB) string {
 	return plugintest.Build(t, "github.com/towerd/towerd/cmd/towerd")
