@@ -24,14 +24,15 @@ func TestDiagnosticsBundle(t *testing.T) {
 		Config: `{"token":"` + token + `","collectors":{"ups":{"options":{"password":"` + password +
 			`","host":"127.0.0.1","driver":"nut","port":"1"}}}}`,
 	})
-	req, _ := http.NewRequest("GET", a.URL+"/api/v1/diagnostics/bundle", nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Fatalf("bundle without the token: %v %v", resp, err)
+	if status, body := a.Do(t, "GET", "/api/v1/diagnostics/bundle", ""); status != http.StatusUnauthorized {
+		t.Fatalf("bundle without the token: %d %s", status, body)
 	}
 	// Wait until the collectors ran, so their states are in the bundle.
 	plugintest.Eventually(t, 30*time.Second, func() bool {
-		status, body := doAuth(t, a.URL+"/api/v1/collectors/ups", token)
-		return status == 200 && strings.Contains(body, `"status":"running"`)
+		req := a.Request(t, "GET", "/api/v1/collectors/ups", "")
+		req.Header.Set("Authorization", "Bearer "+token)
+		status, body := coretest.Send(t, req)
+		return status == 200 && strings.Contains(string(body), `"status":"running"`)
 	}, "ups collector not running")
 
 	file := filepath.Join(t.TempDir(), "diag.zip")
@@ -76,17 +77,4 @@ func TestDiagnosticsBundle(t *testing.T) {
 	if code, _, _ := cli(t, nil, "diagnostics", "--addr", a.Addr, "-o", file+".2"); code != exitUnauthorized {
 		t.Errorf("diagnostics without token: exit %d", code)
 	}
-}
-
-func doAuth(t *testing.T, url, token string) (int, string) {
-	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
 }

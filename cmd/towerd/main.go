@@ -290,16 +290,7 @@ func serve(args []string, stdout, stderr io.Writer) error {
 // command line, then the environment (token only), then the settings file.
 func guardOptions(f *serveFlags, set map[string]bool, cfg config.Config, log hclog.Logger) (httpguard.Options, error) {
 	var o httpguard.Options
-	switch {
-	case set["token"]:
-		o.Token = f.token
-		log.Warn("token given on the command line, where other local users can read it; prefer $" + TokenEnv + " or the settings file")
-	case os.Getenv(TokenEnv) != "":
-		o.Token = os.Getenv(TokenEnv)
-	default:
-		o.Token = cfg.Token
-	}
-	o.Token = strings.TrimSpace(o.Token)
+	o.Token = strings.TrimSpace(secret(set["token"], f.token, TokenEnv, cfg.Token, "token", log))
 	if set["token"] && o.Token == "" {
 		return o, errors.New("--token is empty")
 	}
@@ -391,6 +382,19 @@ func startBanner(addr net.Addr, tls, token bool) (banner string, exposed bool) {
 func pick(flagSet bool, flagValue, fileValue string) string {
 	if flagSet {
 		return flagValue
+	}
+	return fileValue
+}
+
+// secret picks a secret: the flag if given (with a warning: other local
+// users can read a command line), then the environment, then the file's.
+func secret(flagSet bool, flagValue, env, fileValue, what string, log hclog.Logger) string {
+	switch {
+	case flagSet:
+		log.Warn(what + " given on the command line, where other local users can read it; prefer $" + env + " or the settings file")
+		return flagValue
+	case os.Getenv(env) != "":
+		return os.Getenv(env)
 	}
 	return fileValue
 }

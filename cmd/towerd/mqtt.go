@@ -49,21 +49,16 @@ func addMQTTFlags(fs *flag.FlagSet) *mqttFlags {
 // and the file, and fills the status page URL from the listen address.
 func resolveMQTT(m *mqttFlags, set map[string]bool, file config.MQTT, bind, port string, https bool, log hclog.Logger) (config.MQTT, error) {
 	c := file
-	str := func(name, v string, dst *string) {
-		if set[name] {
-			*dst = v
-		}
-	}
-	str("mqtt-broker", m.broker, &c.Broker)
-	str("mqtt-username", m.username, &c.Username)
-	str("mqtt-client-id", m.clientID, &c.ClientID)
-	str("mqtt-hostname", m.hostname, &c.Hostname)
-	str("mqtt-topic-prefix", m.prefix, &c.TopicPrefix)
-	str("mqtt-discovery-prefix", m.discoveryPrefix, &c.DiscoveryPrefix)
-	str("mqtt-status-url", m.statusURL, &c.StatusURL)
-	str("mqtt-tls-ca", m.tlsCA, &c.TLSCA)
-	str("mqtt-tls-cert", m.tlsCert, &c.TLSCert)
-	str("mqtt-tls-key", m.tlsKey, &c.TLSKey)
+	c.Broker = pick(set["mqtt-broker"], m.broker, c.Broker)
+	c.Username = pick(set["mqtt-username"], m.username, c.Username)
+	c.ClientID = pick(set["mqtt-client-id"], m.clientID, c.ClientID)
+	c.Hostname = pick(set["mqtt-hostname"], m.hostname, c.Hostname)
+	c.TopicPrefix = pick(set["mqtt-topic-prefix"], m.prefix, c.TopicPrefix)
+	c.DiscoveryPrefix = pick(set["mqtt-discovery-prefix"], m.discoveryPrefix, c.DiscoveryPrefix)
+	c.StatusURL = pick(set["mqtt-status-url"], m.statusURL, c.StatusURL)
+	c.TLSCA = pick(set["mqtt-tls-ca"], m.tlsCA, c.TLSCA)
+	c.TLSCert = pick(set["mqtt-tls-cert"], m.tlsCert, c.TLSCert)
+	c.TLSKey = pick(set["mqtt-tls-key"], m.tlsKey, c.TLSKey)
 	if set["mqtt-broker"] {
 		c.Enabled = m.broker != ""
 	}
@@ -74,13 +69,7 @@ func resolveMQTT(m *mqttFlags, set map[string]bool, file config.MQTT, bind, port
 	if set["mqtt-read-only"] {
 		c.ReadOnly = m.readOnly
 	}
-	switch {
-	case set["mqtt-password"]:
-		c.Password = m.password
-		log.Warn("MQTT password given on the command line, where other local users can read it; prefer $" + MQTTPasswordEnv + " or the settings file")
-	case os.Getenv(MQTTPasswordEnv) != "":
-		c.Password = os.Getenv(MQTTPasswordEnv)
-	}
+	c.Password = secret(set["mqtt-password"], m.password, MQTTPasswordEnv, c.Password, "MQTT password", log)
 	_ = os.Unsetenv(MQTTPasswordEnv) // plugins inherit the environment
 	if !c.Enabled {
 		return c, nil

@@ -88,19 +88,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 		return nil, fmt.Errorf("%w at %s: read answer: %v", ErrUnreachable, c.base, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Message string `json:"message"`
-			Error   string `json:"error"`
-		}
-		_ = json.Unmarshal(raw, &e)
-		msg := e.Message
-		if msg == "" {
-			msg = e.Error
-		}
-		if msg == "" {
-			msg = strings.TrimSpace(string(raw))
-		}
-		return raw, &APIError{Method: method, Path: api.Prefix + path, Status: resp.StatusCode, Message: msg}
+		return raw, &APIError{Method: method, Path: api.Prefix + path, Status: resp.StatusCode, Message: Message(raw)}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -108,6 +96,23 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) ([]
 		}
 	}
 	return raw, nil
+}
+
+// Message is the "message" (or "error") of a REST error answer, else the
+// answer itself.
+func Message(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Error   string `json:"error"`
+	}
+	_ = json.Unmarshal(body, &e)
+	switch {
+	case e.Message != "":
+		return e.Message
+	case e.Error != "":
+		return e.Error
+	}
+	return strings.TrimSpace(string(body))
 }
 
 // CollectorList is GET /collectors/status.
@@ -189,4 +194,46 @@ func (c *Client) System(ctx context.Context) (System, error) {
 	var s System
 	_, err := c.Do(ctx, http.MethodGet, "/system", nil, &s)
 	return s, err
+}
+
+// Serve sends a request to path under /api/v1 to h in process (the agent's
+// own REST router, for its outputs) and returns the status and body of the
+// answer, whatever the status; err is only for a request that cannot be
+// built.
+func Serve(ctx context.Context, h http.Handler, method, path string, body []byte) (status int, answer []byte, err error) {
+	var r io.Reader = http.NoBody
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://towerd"+api.Prefix+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := &recorder{header: http.Header{}, status: http.StatusOK}
+	h.ServeHTTP(w, req)
+	return w.status, w.body.Bytes(), nil
+}
+
+// recorder is the least http.ResponseWriter that keeps the answer.
+type recorder struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (w *recorder) Header() http.Header { return w.header }
+
+func (w *recorder) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+}
+
+func (w *recorder) Write(p []byte) (int, error) {
+	w.wrote = true
+	return w.body.Write(p)
 }

@@ -36,6 +36,18 @@ func RepoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
+// FixtureCopy returns a private copy of the repository's fixture Unraid
+// tree (testdata/unraid), for an agent that writes to its root or a test
+// that adds files.
+func FixtureCopy(t testing.TB) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "unraid")
+	if err := os.CopyFS(dst, os.DirFS(filepath.Join(RepoRoot(), "testdata", "unraid"))); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
 // Towerd builds bin/towerd once per test binary and returns its path.
 func Towerd(t testing.TB) string {
 	return plugintest.Build(t, "github.com/towerd/towerd/cmd/towerd")
@@ -139,7 +151,7 @@ func Start(t testing.TB, opts Options) *Agent {
 
 func (a *Agent) start(t testing.TB) {
 	t.Helper()
-	port := freePort(t)
+	port := FreePort(t)
 	a.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	a.URL = "http://" + a.Addr
 	args := append([]string{
@@ -337,7 +349,8 @@ func (a *Agent) WaitCollector(t testing.TB, name string, timeout time.Duration, 
 // String makes the agent print its log in failure messages.
 func (a *Agent) String() string { return a.Log() }
 
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port free on 127.0.0.1 at the time of the call.
+func FreePort(t testing.TB) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

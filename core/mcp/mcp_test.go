@@ -36,10 +36,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // actions write <root>/proc/mdcmd.
 func fixtureCopy(t *testing.T) string {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "unraid")
-	if err := os.CopyFS(dst, os.DirFS(filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))); err != nil {
-		t.Fatal(err)
-	}
+	dst := coretest.FixtureCopy(t)
 	// The md driver's command file, which the array plugin writes to.
 	if err := os.WriteFile(filepath.Join(dst, "proc", "mdcmd"), nil, 0o644); err != nil {
 		t.Fatal(err)

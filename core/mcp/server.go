@@ -17,6 +17,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	sdkmcp "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/towerd/towerd/core/client"
 )
 
 // Path is where the agent serves MCP over streamable HTTP.
@@ -140,7 +142,7 @@ func (s *Server) collectors(ctx context.Context) ([]collector, error) {
 		return nil, err
 	}
 	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET /collectors/status: HTTP %d: %s", code, message(body))
+		return nil, fmt.Errorf("GET /collectors/status: HTTP %d: %s", code, client.Message(body))
 	}
 	var list struct {
 		Collectors []collector `json:"collectors"`
@@ -295,7 +297,7 @@ func (s *Server) readResource(name string) sdkmcp.ResourceHandler {
 			return nil, sdkmcp.ResourceNotFoundError(req.Params.URI)
 		}
 		if code != http.StatusOK {
-			return nil, fmt.Errorf("%s: HTTP %d: %s", req.Params.URI, code, message(body))
+			return nil, fmt.Errorf("%s: HTTP %d: %s", req.Params.URI, code, client.Message(body))
 		}
 		return &sdkmcp.ReadResourceResult{Contents: []*sdkmcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: string(body)}}}, nil
 	}
@@ -307,29 +309,13 @@ func (s *Server) get(ctx context.Context, path string) (*sdkmcp.CallToolResult, 
 		return errorResult(err.Error()), nil
 	}
 	if code != http.StatusOK {
-		return errorResult(fmt.Sprintf("HTTP %d: %s", code, message(body))), nil
+		return errorResult(fmt.Sprintf("HTTP %d: %s", code, client.Message(body))), nil
 	}
 	return &sdkmcp.CallToolResult{Content: []sdkmcp.Content{&sdkmcp.TextContent{Text: string(body)}}}, nil
 }
 
 func errorResult(msg string) *sdkmcp.CallToolResult {
 	return &sdkmcp.CallToolResult{IsError: true, Content: []sdkmcp.Content{&sdkmcp.TextContent{Text: msg}}}
-}
-
-// message is the "message" (or "error") of a REST error answer.
-func message(body []byte) string {
-	var e struct {
-		Message string `json:"message"`
-		Error   string `json:"error"`
-	}
-	_ = json.Unmarshal(body, &e)
-	switch {
-	case e.Message != "":
-		return e.Message
-	case e.Error != "":
-		return e.Error
-	}
-	return strings.TrimSpace(string(body))
 }
 
 func objectSchema(props map[string]any, required []string) map[string]any {
@@ -461,7 +447,7 @@ func (s *Server) call(pathOf func(args map[string]any) (string, error)) sdkmcp.T
 			return errorResult(err.Error()), nil
 		}
 		if code != http.StatusOK {
-			return errorResult(fmt.Sprintf("HTTP %d: %s", code, message(answer))), nil
+			return errorResult(fmt.Sprintf("HTTP %d: %s", code, client.Message(answer))), nil
 		}
 		s.log.Info("MCP action", "path", path)
 		return &sdkmcp.CallToolResult{Content: []sdkmcp.Content{&sdkmcp.TextContent{Text: string(answer)}}}, nil

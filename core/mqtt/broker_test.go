@@ -24,6 +24,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/towerd/towerd/core/coretest"
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
@@ -65,7 +66,7 @@ func startBroker(t testing.TB, o brokerOptions) *broker {
 	bin := mosquittoPath(t)
 	b := &broker{Dir: t.TempDir(), Port: o.Port}
 	if b.Port == 0 {
-		b.Port = freePort(t)
+		b.Port = coretest.FreePort(t)
 	}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, "per_listener_settings false\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n")
@@ -157,15 +158,6 @@ func (b *broker) Restart(t testing.TB) {
 // Signal sends sig to the broker (SIGSTOP makes a broker that does not
 // read: a slow broker).
 func (b *broker) Signal(sig syscall.Signal) { _ = b.cmd.Process.Signal(sig) }
-
-func freePort(t testing.TB) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // writeCerts makes a CA and a server certificate for 127.0.0.1 signed by
 // it, as PEM files in dir.

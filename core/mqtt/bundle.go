@@ -88,7 +88,7 @@ func derived(topic string, data []byte) map[string][]byte {
 }
 
 // bundleEntities: the entities of a bundle topic's object (not of items).
-func (o *Output) bundleEntities(topic string, data []byte) []entity {
+func (o *Output) bundleEntities(topic string) []entity {
 	spec := bundleTopics[topic]
 	st := o.topic(spec.path)
 	switch topic {

@@ -23,7 +23,7 @@ func TestBundlesOverMQTT(t *testing.T) {
 	w := watch(t, br, "", "")
 	plugins := coretest.Merge(coretest.Plugins(t, "system", "array", "disk", "shares", "network", "ups"),
 		coretest.Plugins(t, "unraid", "zfs"))
-	a := coretest.Start(t, coretest.Options{Plugins: plugins, Root: copyTree(t, fixtureRoot()),
+	a := coretest.Start(t, coretest.Options{Plugins: plugins, Root: coretest.FixtureCopy(t),
 		Args: []string{"--mqtt-broker", br.URL, "--mqtt-hostname", "bt"}})
 	const base, node = "unraid/bt/", "towerd_bt"
 	cfgTopic := func(component, id string) string {

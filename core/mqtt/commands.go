@@ -1,16 +1,16 @@
 package mqtt
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/towerd/towerd/core/client"
 )
 
 // Commands. A message on <base>/cmd/<path> is the REST request
@@ -142,26 +142,20 @@ func (o *Output) execute(cmd string, payload []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, "/api/v1"+path, bytes.NewReader(body))
+	status, answer, err := client.Serve(ctx, o.opts.Commands, method, path, body)
 	if err != nil {
 		o.publishResult(cmd, http.StatusBadRequest, false, "invalid command "+quote(cmd))
 		return
 	}
-	if len(body) > 0 {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.RemoteAddr = "mqtt"
-	rec := httptest.NewRecorder()
-	o.opts.Commands.ServeHTTP(rec, req)
 	var res map[string]any
-	if json.Unmarshal(rec.Body.Bytes(), &res) != nil {
-		res = map[string]any{"success": false, "message": strings.TrimSpace(rec.Body.String())}
+	if json.Unmarshal(answer, &res) != nil {
+		res = map[string]any{"success": false, "message": strings.TrimSpace(string(answer))}
 	}
-	res["command"], res["status"] = cmd, rec.Code
+	res["command"], res["status"] = cmd, status
 	if _, ok := res["success"]; !ok {
-		res["success"] = rec.Code < 300
+		res["success"] = status < 300
 	}
-	o.log.Info("mqtt command", "command", cmd, "status", rec.Code)
+	o.log.Info("mqtt command", "command", cmd, "status", status)
 	b, _ := json.Marshal(res)
 	o.client.Publish(o.topic("result"), 1, false, b)
 	o.signal() // a collector disabled: the worker clears its topics now, not at the next event

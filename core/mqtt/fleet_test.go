@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,9 +14,6 @@ import (
 	"github.com/towerd/towerd/core/coretest"
 	"github.com/towerd/towerd/sdk/plugintest"
 )
-
-// fixtureRoot is the repository's fixture Unraid tree.
-func fixtureRoot() string { return filepath.Join(coretest.RepoRoot(), "testdata", "unraid") }
 
 // metric reads one unlabelled sample from a towerd's /metrics.
 func metric(t testing.TB, a *coretest.Agent, name string) (float64, bool) {
@@ -50,7 +46,7 @@ func TestFleetOfThree(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		host := fmt.Sprintf("tower%d", i)
 		mq := map[string]any{"enabled": true, "broker": br.URL, "username": "towerd"}
-		opts := coretest.Options{Plugins: plugins, Root: copyTree(t, fixtureRoot()), Args: []string{"--debug-runtime"}}
+		opts := coretest.Options{Plugins: plugins, Root: coretest.FixtureCopy(t), Args: []string{"--debug-runtime"}}
 		switch i {
 		case 1: // all in the settings file
 			mq["password"], mq["hostname"] = secret, host
@@ -191,39 +187,6 @@ func configsOf(w *watcher, node string) map[string][]byte {
 		}
 	}
 	return out
-}
-
-// copyTree copies the fixture tree, so each server has its own.
-func copyTree(t testing.TB, src string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "root")
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		switch {
-		case info.IsDir():
-			return os.MkdirAll(target, 0o755)
-		case info.Mode()&os.ModeSymlink != 0:
-			l, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(l, target)
-		default:
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, b, info.Mode().Perm())
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
 }
 
 // Commands to a real towerd: each answers what REST answers for the same

@@ -20,6 +20,7 @@ import (
 
 	"github.com/towerd/towerd/core/api"
 	"github.com/towerd/towerd/core/bus"
+	"github.com/towerd/towerd/core/coretest"
 	"github.com/towerd/towerd/sdk"
 	"github.com/towerd/towerd/sdk/plugintest"
 	"github.com/towerd/towerd/sdk/schema"
@@ -464,7 +465,7 @@ func TestWebSocketBroker(t *testing.T) {
 // publish availability, discovery and state again.
 func TestBrokerDownThenRestarted(t *testing.T) {
 	t.Parallel()
-	port := freePort(t)
+	port := coretest.FreePort(t)
 	bs := bus.New()
 	feed(bs)
 	out, logs := start(t, Options{Broker: fmt.Sprintf("tcp://127.0.0.1:%d", port), Bus: bs, Discovery: true})

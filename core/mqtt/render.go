@@ -106,15 +106,16 @@ func (o *Output) render(ev *bus.Event) []message {
 	} else if spec, ok := bundleTopics[ev.Topic]; ok {
 		g.state = o.topic(spec.path)
 		msgs = append(msgs, message{topic: g.state, payload: ev.Data})
-		ents = o.bundleEntities(ev.Topic, ev.Data)
+		ents = o.bundleEntities(ev.Topic)
 		seen := map[string]bool{}
-		for sub, payload := range derived(ev.Topic, ev.Data) {
+		extra := derived(ev.Topic, ev.Data)
+		for sub, payload := range extra {
 			t := g.state + "/" + sub
 			seen[t] = true
 			msgs = append(msgs, message{topic: t, payload: payload})
 		}
 		if ev.Topic == parityScheduleTopic {
-			o.parityNext = nextTime(derived(ev.Topic, ev.Data)["next"])
+			o.parityNext = nextTime(extra["next"])
 		}
 		msgs = append(msgs, o.itemMessages(spec.path, spec.key, bundleItems(spec, ev.Data), seen, func(key, t string, raw []byte) {
 			ents = append(ents, o.bundleItemEntities(ev.Topic, key, t, raw)...)

@@ -9,7 +9,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -112,13 +111,30 @@ func pluginProcs(root string) []int {
 	return pids
 }
 
-func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// flashSettings writes root's towerd.cfg (with mode) from the default
+// settings def, on a free loopback port and the fixture Unraid tree, and
+// returns its path, content and port. The agent rc.towerd starts from root
+// is stopped when the test ends, whatever failed, and its plugins killed.
+func flashSettings(t *testing.T, root string, def []byte, mode os.FileMode) (path, cfg string, port int) {
+	t.Helper()
+	port = coretest.FreePort(t)
+	path = filepath.Join(root, "boot/config/plugins/towerd/towerd.cfg")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	cfg = regexp.MustCompile(`(?m)^PORT=.*$`).ReplaceAllString(string(def), "PORT="+strconv.Itoa(port))
+	cfg = regexp.MustCompile(`(?m)^BIND=.*$`).ReplaceAllString(cfg, `BIND="127.0.0.1"`)
+	cfg = regexp.MustCompile(`(?m)^ROOT=.*$`).ReplaceAllString(cfg, "ROOT="+filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))
+	if err := os.WriteFile(path, []byte(cfg), mode); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		rc(t, root, "stop")
+		for _, p := range pluginProcs(root) {
+			_ = syscall.Kill(p, syscall.SIGKILL)
+		}
+	})
+	return path, cfg, port
 }
 
 // `make package`'s archive unpacks into a root with towerd, every plugin
@@ -174,28 +190,9 @@ func TestPackageAndRCScript(t *testing.T) {
 	checkPLG(t, plg, txz)
 
 	// Settings on the "flash drive": a free loopback port, the fixture tree.
-	port := freePort(t)
-	cfgDir := filepath.Join(root, "boot/config/plugins/towerd")
-	if err := os.MkdirAll(cfgDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	def, err := os.ReadFile(filepath.Join(root, installDir, "towerd.cfg.default"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := regexp.MustCompile(`(?m)^PORT=.*$`).ReplaceAllString(string(def), "PORT="+strconv.Itoa(port))
-	cfg = regexp.MustCompile(`(?m)^BIND=.*$`).ReplaceAllString(cfg, `BIND="127.0.0.1"`)
-	cfg = regexp.MustCompile(`(?m)^ROOT=.*$`).ReplaceAllString(cfg, "ROOT="+filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))
-	if err := os.WriteFile(filepath.Join(cfgDir, "towerd.cfg"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath, cfg, port := flashSettings(t, root, mustRead(t, filepath.Join(root, installDir, "towerd.cfg.default")), 0o644)
+	cfgDir := filepath.Dir(cfgPath)
 	base := "http://127.0.0.1:" + strconv.Itoa(port)
-	t.Cleanup(func() { // never leave an agent behind, whatever failed
-		rc(t, root, "stop")
-		for _, p := range pluginProcs(root) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-	})
 
 	if code, out := rc(t, root, "status"); code != 3 || !strings.Contains(out, "not running") {
 		t.Errorf("status before start: %d %q", code, out)

@@ -106,33 +106,14 @@ func TestSettingsPage(t *testing.T) {
 	for name, bin := range coretest.Plugins(t, "system", "network") {
 		install(t, bin, filepath.Join(inst, "plugins.d", name), 0o755)
 	}
-	cfgDir := filepath.Join(root, "boot/config/plugins/towerd")
-	cfgPath := filepath.Join(cfgDir, "towerd.cfg")
-	port := freePort(t)
-	def, err := os.ReadFile("towerd.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := regexp.MustCompile(`(?m)^PORT=.*$`).ReplaceAllString(string(def), "PORT="+strconv.Itoa(port))
-	cfg = regexp.MustCompile(`(?m)^BIND=.*$`).ReplaceAllString(cfg, `BIND="127.0.0.1"`)
-	cfg = regexp.MustCompile(`(?m)^ROOT=.*$`).ReplaceAllString(cfg, "ROOT="+filepath.Join(coretest.RepoRoot(), "testdata", "unraid"))
-	install(t, "/dev/null", cfgPath, 0o600)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { // never leave an agent behind
-		rc(t, root, "stop")
-		for _, p := range pluginProcs(root) {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
-	})
+	cfgPath, _, port := flashSettings(t, root, mustRead(t, "towerd.cfg"), 0o600)
 	if code, out := rc(t, root, "start"); code != 0 {
 		t.Fatalf("start: %d %s", code, out)
 	}
 	pid := pidOf(t, root)
 
 	// The stand-in webGUI.
-	web := freePort(t)
+	web := coretest.FreePort(t)
 	router, _ := filepath.Abs("testdata/webgui/router.php")
 	srv := exec.Command(php, "-S", "127.0.0.1:"+strconv.Itoa(web), "-t", docroot, router)
 	srv.Env = append(os.Environ(), "TOWERD_PREFIX="+root, "TOWERD_TOKEN=", "TOWERD_ADDR=", "PHP_CLI_SERVER_WORKERS=2")
@@ -248,7 +229,7 @@ func TestSettingsPage(t *testing.T) {
 	// A new port and a token: saved, the agent restarted on the new port
 	// and requires the token; the page shows no token.
 	const token = "webgui-Token_0123456789"
-	port2 := freePort(t)
+	port2 := coretest.FreePort(t)
 	do("reload", chromedp.Navigate(page), chromedp.WaitVisible(chromedp.CSS(`#towerd-c-network .toggle`)))
 	do("apply port and token",
 		chromedp.SetValue(chromedp.CSS(`#towerd-port`), strconv.Itoa(port2)),
