@@ -32,6 +32,8 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+
+	"github.com/towerd/towerd/internal/atomicfile"
 )
 
 // DefaultPath is where Unraid keeps plugin settings on the flash drive.
@@ -330,40 +332,14 @@ func encode(cfg Config) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// writeFileAtomic writes b to a temporary file in the same directory, syncs
-// it and renames it over path, so a crash leaves the old or the new file,
-// never half of one.
+// writeFileAtomic writes path so that a crash leaves the old or the new
+// file, never half of one; owner-only, as it may hold the API token.
 func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".towerd-*.json")
-	if err != nil {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
 		return fmt.Errorf("save config: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save config: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil { // may hold the API token
-		tmp.Close()
-		return fmt.Errorf("save config: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save config: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save config: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save config: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/towerd/towerd/internal/atomicfile"
 )
 
 // ServiceType is the DNS-SD type Home Assistant's Unraid integration
@@ -154,7 +156,8 @@ type avahi struct {
 
 func startAvahi(svc Service, opts Options) (Announcer, error) {
 	path := filepath.Join(opts.AvahiServicesDir, avahiFile)
-	if err := writeAtomic(path, avahiService(svc)); err != nil {
+	// Through a rename, so avahi's folder watch never reads half a file.
+	if err := atomicfile.Write(path, avahiService(svc), 0o644); err != nil {
 		return nil, fmt.Errorf("mdns: write avahi service file: %w", err)
 	}
 	opts.Logger.Info("mDNS announced through avahi-daemon", "file", path, "type", ServiceType, "instance", svc.Instance, "port", svc.Port)
@@ -209,26 +212,4 @@ func xmlEscape(s string) string {
 		}
 	}
 	return b.String()
-}
-
-// writeAtomic writes through a temporary file and a rename, so avahi's
-// folder watch never reads half a file.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".towerd-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

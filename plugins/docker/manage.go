@@ -12,6 +12,7 @@ import (
 
 	"github.com/moby/moby/client"
 
+	"github.com/towerd/towerd/internal/atomicfile"
 	"github.com/towerd/towerd/sdk"
 )
 
@@ -101,8 +102,8 @@ func (c *collector) setAutostart(ctx context.Context, cli *client.Client, a sdk.
 	if !changed {
 		return msg, nil
 	}
-	if err := writeAtomic(path, updated); err != nil {
-		return "", err
+	if err := atomicfile.Write(path, updated, 0o644); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	c.log.Info("autostart changed", "container", name, "enabled", enable)
 	return msg, nil
@@ -137,30 +138,6 @@ func editAutostart(old []byte, name string, enable bool) ([]byte, bool) {
 		return []byte{}, true
 	}
 	return []byte(strings.Join(out, "\n") + "\n"), true
-}
-
-// writeAtomic replaces path through a temporary file in the same folder.
-func writeAtomic(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".unraid-autostart-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // remove force-removes a container (a running one is killed) and, with
