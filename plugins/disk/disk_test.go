@@ -545,18 +545,3 @@ func readLines(t *testing.T, path string) []string {
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 }
-
-func FuzzUnescapeMount(f *testing.F) {
-	for _, s := range []string{`/mnt/disks/My\040Disk`, `\`, `\04`, `\777x`, "/var/log"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := unescapeMount(s)
-		if !strings.Contains(s, `\`) && out != s {
-			t.Fatalf("%q changed to %q without an escape", s, out)
-		}
-		if len(out) > len(s) {
-			t.Fatalf("%q grew to %q", s, out)
-		}
-	})
-}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/towerd/towerd/plugins/internal/hostfs"
 	"github.com/towerd/towerd/plugins/internal/unraid"
 	"github.com/towerd/towerd/sdk/schema"
 )
@@ -37,28 +38,10 @@ func readMounts(root string) map[string]mount {
 		if len(f) < 3 {
 			continue
 		}
-		out[unescapeMount(f[1])] = mount{device: f[0], fsType: f[2]}
+		out[hostfs.UnescapeMount(f[1])] = mount{device: f[0], fsType: f[2]}
 	}
 	return out
 }
-
-func unescapeMount(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
 
 // pseudo returns the docker_vdisk and log entries whose file system is
 // mounted (per proc/mounts under the root), with statfs usage.

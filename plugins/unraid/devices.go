@@ -162,7 +162,7 @@ func readMounts(c *collector) (map[string]mountInfo, [][]string) {
 		if len(f) < 4 {
 			continue
 		}
-		f[0], f[1] = unoctal(f[0]), unoctal(f[1])
+		f[0], f[1] = hostfs.UnescapeMount(f[0]), hostfs.UnescapeMount(f[1])
 		rows = append(rows, f)
 		if _, seen := out[f[0]]; !seen {
 			out[f[0]] = mountInfo{point: f[1], fstype: f[2], ro: hasOpt(f[3], "ro")}

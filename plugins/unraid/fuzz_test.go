@@ -42,10 +42,3 @@ func FuzzMoverDate(f *testing.F) {
 	f.Add("Finished ()(")
 	f.Fuzz(func(_ *testing.T, line string) { _ = moverDate(line) })
 }
-
-func FuzzUnoctal(f *testing.F) {
-	f.Add(`/mnt/remotes/My\040Share`)
-	f.Add(`\`)
-	f.Add(`\777\0`)
-	f.Fuzz(func(_ *testing.T, s string) { _ = unoctal(s) })
-}

@@ -216,12 +216,3 @@ func TestUnassigned(t *testing.T) {
 	_, err = act(c, "mount", "//NAS/backups", nil)
 	wantErr(t, err, sdk.ErrUnavailable, "mount without the plugin")
 }
-
-func TestUnoctal(t *testing.T) {
-	if got := unoctal(`/mnt/remotes/My\040Share`); got != "/mnt/remotes/My Share" {
-		t.Errorf("unoctal = %q", got)
-	}
-	if got := unoctal(`a\04`); got != `a\04` {
-		t.Errorf("short escape = %q", got)
-	}
-}

@@ -40,3 +40,24 @@ func Int(path string) (int64, bool) {
 	n, err := strconv.ParseInt(String(path), 10, 64)
 	return n, err == nil
 }
+
+// UnescapeMount decodes the octal escapes the kernel writes in
+// /proc/mounts fields (\040 for a space, \011 tab, \012 newline, \134
+// backslash); anything that is not a valid escape stays as it is.
+func UnescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
