@@ -8,6 +8,7 @@ package options
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -20,7 +21,7 @@ import (
 func Check(collector string, opts map[string]string, known ...string) error {
 	var unknown []string
 	for k := range opts {
-		if !contains(known, k) {
+		if !slices.Contains(known, k) {
 			unknown = append(unknown, k)
 		}
 	}
@@ -31,12 +32,6 @@ func Check(collector string, opts map[string]string, known ...string) error {
 	return fmt.Errorf("collector %s: unknown option %q (%s): %w", collector, unknown[0], knownList(known), sdk.ErrInvalidArgument)
 }
 
-// Invalid is the error for a declared option whose value is refused: want
-// says what is accepted, e.g. "1-64" or "a duration like 5m".
-func Invalid(collector, key, value, want string) error {
-	return fmt.Errorf("collector %s: option %s %q: want %s: %w", collector, key, value, want, sdk.ErrInvalidArgument)
-}
-
 func knownList(known []string) string {
 	if len(known) == 0 {
 		return "it takes no options"
@@ -44,13 +39,4 @@ func knownList(known []string) string {
 	k := append([]string(nil), known...)
 	sort.Strings(k)
 	return "known: " + strings.Join(k, ", ")
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

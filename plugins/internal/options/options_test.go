@@ -28,8 +28,4 @@ func TestCheck(t *testing.T) {
 			t.Errorf("Check(%v, %v) = %v, want %q wrapping ErrInvalidArgument", tc.opts, tc.known, err, tc.want)
 		}
 	}
-	err := Invalid("docker", "stats_concurrency", "0", "1-64")
-	if err.Error() != `collector docker: option stats_concurrency "0": want 1-64: invalid argument` || !errors.Is(err, sdk.ErrInvalidArgument) {
-		t.Errorf("Invalid: %v", err)
-	}
 }
