@@ -20,7 +20,7 @@ import (
 // benchmark measures the latency: bench/README.md).
 func TestStateFileChangeReachesClientsAtOnce(t *testing.T) {
 	t.Parallel()
-	root := copyTree(t)
+	root := coretest.FixtureCopy(t)
 	a := coretest.Start(t, coretest.Options{
 		Plugins: coretest.Plugins(t, "array", "disk", "shares"),
 		Root:    root,

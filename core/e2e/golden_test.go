@@ -85,7 +85,7 @@ const goldenConfig = `{"collectors":{
 func TestGolden(t *testing.T) {
 	// vm loads libvirt at run time with this tag, as make build does.
 	t.Setenv("GOFLAGS", strings.TrimSpace(os.Getenv("GOFLAGS")+" -tags=libvirt_dlopen"))
-	root := copyTree(t)
+	root := coretest.FixtureCopy(t)
 	// A checkout's files are as old as the checkout: pin every mtime so
 	// fields read from it (a user script's last_modified) are the fixture's.
 	pinned := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)

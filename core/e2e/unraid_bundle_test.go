@@ -21,7 +21,7 @@ import (
 // memory is measured.
 func TestUnraidBundles(t *testing.T) {
 	t.Parallel()
-	root := copyTree(t)
+	root := coretest.FixtureCopy(t)
 	// Built as `make build` builds plugins, so the memory figures below are
 	// those of the shipped binaries.
 	a := coretest.Start(t, coretest.Options{Plugins: map[string]string{

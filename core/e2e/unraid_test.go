@@ -15,32 +15,6 @@ import (
 	"github.com/towerd/towerd/sdk/plugintest"
 )
 
-// copyTree copies the fixture Unraid tree (file modes kept), for tests
-// that change files.
-func copyTree(t *testing.T) string {
-	t.Helper()
-	src := filepath.Join(coretest.RepoRoot(), "testdata", "unraid")
-	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
 // recorder is a minimal emhttpd stand-in on <root>/var/run/emhttpd.socket
 // that records request lines (the plugins' own tests use the fuller one
 // in plugins/internal/emhttpd/emhttpdtest, which the core cannot import).
@@ -82,7 +56,7 @@ func (r *recorder) take() []string {
 // process → emhttpd's socket, on a copy of the fixture tree.
 func TestUnraidControlsEndToEnd(t *testing.T) {
 	t.Parallel()
-	root := copyTree(t)
+	root := coretest.FixtureCopy(t)
 	rec := startRecorder(t, root)
 	a := coretest.Start(t, coretest.Options{Plugins: coretest.Plugins(t, "array", "disk"), Root: root,
 		Config: `{"collectors":{"disk":{"options":{"smart":"false"}}}}`})
